@@ -1,0 +1,20 @@
+//! Releases: the shared application crate.
+//!
+//! Everything the server renders and the browser hydrates lives here: the pure
+//! domain rules (`domain`), the flow layout (`graph`), server functions (`api`),
+//! pages (`routes`), components, the live-update client, and — compiled only
+//! for the server — state, storage, ingest and auth (`server`).
+
+pub mod api;
+pub mod components;
+pub mod domain;
+pub mod error;
+pub mod graph;
+pub mod live;
+pub mod routes;
+#[cfg(feature = "ssr")]
+pub mod server;
+mod shell;
+
+pub use error::AppError;
+pub use shell::{shell, App};

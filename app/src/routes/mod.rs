@@ -1,0 +1,4 @@
+//! Pages, one file per route.
+
+pub mod dashboard;
+pub mod not_found;

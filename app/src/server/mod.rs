@@ -1,0 +1,6 @@
+//! Everything that runs only on the server: shared state, the database,
+//! authentication, storage, ingest and the live-event stream.
+
+pub mod auth;
+pub mod db;
+pub mod state;

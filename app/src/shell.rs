@@ -1,0 +1,61 @@
+//! The HTML document and the root component: layout, router, theme.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use crate::components::layout::Layout;
+use crate::components::theme::{provide_theme, request_theme};
+use crate::routes::{dashboard::DashboardPage, not_found::NotFound};
+
+/// The whole HTML document, rendered on the server for every page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // The theme comes from the `theme` cookie, so the first paint already has it.
+    let theme = request_theme();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en" data-theme=theme.as_str()>
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <meta name="description" content="Where every release is, what failed and why." />
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
+                <HashedStylesheet options=options.clone() id="leptos" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The root component: everything inside `<body>`.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_theme();
+
+    // A marker for tests and tooling: the page is interactive from here on.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Title formatter=|title: String| {
+            if title.is_empty() { "Releases".to_string() } else { format!("{title} · Releases") }
+        } />
+        <Router>
+            <Layout>
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=DashboardPage />
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}

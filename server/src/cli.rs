@@ -1,0 +1,158 @@
+//! Command line: `serve`, `demo`, `migrate`, `token create`. Every flag can
+//! also be given through the environment variable named in `--help`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use app::server::auth::{self, Role};
+use app::server::db::{self, Db};
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio::net::TcpListener;
+
+use crate::router::{shutdown_signal, Launch};
+
+const DEFAULT_DATABASE_URL: &str = "sqlite://data/releases.db";
+const DEFAULT_DEMO_DATABASE_URL: &str = "sqlite://data/demo.db";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "server",
+    version,
+    about = "Releases: see how every release of a product is promoted through its environments, live.",
+    long_about = None
+)]
+pub struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "LISTEN", default_value = "127.0.0.1:3000", global = true)]
+    pub listen: SocketAddr,
+
+    /// Database URL: sqlite://PATH (created when missing) or postgres://USER:PASS@HOST/DB.
+    /// Defaults to sqlite://data/releases.db (sqlite://data/demo.db for `demo`).
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// Allow reading without a token. On by default when listening on loopback.
+    #[arg(long, env = "ANONYMOUS_READ", global = true)]
+    pub anonymous_read: bool,
+
+    /// Log format. The level is set with RUST_LOG (default "info").
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web application and the API.
+    Serve,
+    /// Serve with demo data, in its own database (sqlite://data/demo.db unless --database-url is given).
+    Demo,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it (alone, on stdout). Only its hash is stored.
+    Create {
+        /// What the token may do: viewer (read), operator (read and restart), ingest (post events).
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// A name to recognise the token by.
+        #[arg(long, default_value = "unnamed")]
+        name: String,
+    },
+}
+
+fn parse_role(value: &str) -> Result<Role, String> {
+    Role::parse(value)
+        .ok_or_else(|| format!("unknown role {value:?}: expected viewer, operator or ingest"))
+}
+
+/// Runs the parsed command; errors are printed to stderr with a non-zero exit.
+pub async fn run(cli: Cli) -> ExitCode {
+    init_tracing(cli.log_format);
+    match execute(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(cli: Cli) -> Result<(), String> {
+    let default_url = match cli.command {
+        Command::Demo => DEFAULT_DEMO_DATABASE_URL,
+        _ => DEFAULT_DATABASE_URL,
+    };
+    let database_url = cli
+        .database_url
+        .clone()
+        .unwrap_or_else(|| default_url.to_string());
+    let db = Db::connect(&database_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    db.migrate().await.map_err(|e| e.to_string())?;
+
+    match cli.command {
+        Command::Migrate => {
+            tracing::info!(database = %db::redact(&database_url), "database is up to date");
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Create { role, name },
+        } => {
+            let token = auth::create_token(&db, role, &name)
+                .await
+                .map_err(|e| format!("cannot store the token: {e}"))?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Serve | Command::Demo => {
+            let shutdown = shutdown_signal();
+            let listener = TcpListener::bind(cli.listen)
+                .await
+                .map_err(|e| format!("cannot listen on {}: {e}", cli.listen))?;
+            let address = listener
+                .local_addr()
+                .map_err(|e| format!("cannot listen on {}: {e}", cli.listen))?;
+            let anonymous_read = cli.anonymous_read || address.ip().is_loopback();
+            tracing::info!(
+                address = %format!("http://{address}"),
+                database = %db::redact(&database_url),
+                anonymous_read,
+                "serving"
+            );
+            crate::launch(Launch { db, anonymous_read }, listener, shutdown)
+                .await
+                .map_err(|e| format!("server failed: {e}"))
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}

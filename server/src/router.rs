@@ -1,0 +1,166 @@
+//! The HTTP application: `fn router(state)` apart from `main`, so tests can
+//! serve it on port 0, and `launch` which serves until shutdown.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use app::server::db::Db;
+use app::server::state::{AppState, Settings};
+use app::{shell, App};
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+
+use crate::metrics::Metrics;
+
+/// What `launch` needs besides the listener.
+pub struct Launch {
+    pub db: Db,
+    pub anonymous_read: bool,
+}
+
+/// Serves the application on `listener` until `shutdown` completes, then
+/// drains in-flight requests and returns.
+pub async fn launch(
+    launch: Launch,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let address = listener.local_addr()?;
+    let state = AppState {
+        leptos_options: leptos_options(address),
+        db: launch.db,
+        settings: Arc::new(Settings {
+            anonymous_read: launch.anonymous_read,
+        }),
+    };
+    crate::assets::precompress_in_background(site_pkg_dir(&state.leptos_options));
+    let app = router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// The Leptos options: read from the `LEPTOS_*` environment as cargo-leptos
+/// sets it, with the listen address and hashed asset names filled in.
+fn leptos_options(address: std::net::SocketAddr) -> LeptosOptions {
+    let mut options = get_configuration(None)
+        .map(|conf| conf.leptos_options)
+        .unwrap_or_else(|_| LeptosOptions::builder().output_name("releases").build());
+    options.site_addr = address;
+    // cargo-leptos writes hashed asset names and a hash file beside the
+    // binary; use them whenever that file is there.
+    let hash_file = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(options.hash_file.as_ref())));
+    options.hash_files = hash_file.is_some_and(|file| file.exists());
+    options
+}
+
+fn site_pkg_dir(options: &LeptosOptions) -> PathBuf {
+    PathBuf::from(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref())
+}
+
+/// The whole router: API, health, metrics, static assets, and the pages.
+pub fn router(state: AppState) -> Router {
+    let metrics = Arc::new(Metrics::new());
+    let routes = generate_route_list(App);
+    let leptos_options = state.leptos_options.clone();
+    let context_state = state.clone();
+    let fallback_state = state.clone();
+
+    let pages = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(context_state.clone()),
+            {
+                let options = leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(
+            move || provide_context(fallback_state.clone()), shell
+        ))
+        .layer(CompressionLayer::new())
+        .with_state(state);
+
+    Router::new()
+        .nest_service(
+            "/pkg",
+            crate::assets::pkg_service(&site_pkg_dir(&leptos_options), leptos_options.hash_files),
+        )
+        .merge(pages)
+        .route(
+            "/metrics",
+            get(crate::metrics::render).with_state(metrics.clone()),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::track,
+        ))
+}
+
+/// The process is up.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The database answers: 200, else 503 with the SPEC's error shape.
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => Json(serde_json::json!({"status": "ready", "database": state.db.backend.name()}))
+            .into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed");
+            let body = serde_json::json!({"error": {"code": "unavailable", "message": "the database does not answer"}});
+            let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled, so a signal that arrives
+/// during start-up still drains and exits 0.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    let ctrl_c = tokio::signal::ctrl_c();
+    async move {
+        #[cfg(unix)]
+        let terminate = async move {
+            match terminate {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(error) => {
+                    tracing::error!(%error, "cannot listen for SIGTERM");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {},
+            () = terminate => {},
+        }
+        tracing::info!("shutting down: draining requests");
+    }
+}

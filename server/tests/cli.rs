@@ -1,0 +1,153 @@
+//! The `server` binary: token creation, migrations, bad input, JSON logs and
+//! graceful shutdown on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn server() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+    command
+        .env_remove("DATABASE_URL")
+        .env_remove("LISTEN")
+        .env_remove("ANONYMOUS_READ");
+    command
+}
+
+#[tokio::test]
+async fn token_create_prints_only_the_token_and_stores_only_its_hash() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db_path = dir.path().join("releases.db");
+    let url = format!("sqlite://{}", db_path.display());
+    let output = server()
+        .args([
+            "--database-url",
+            &url,
+            "token",
+            "create",
+            "--role",
+            "ingest",
+            "--name",
+            "ci",
+        ])
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    let token = stdout.trim_end();
+    assert_eq!(stdout.lines().count(), 1, "{stdout:?}");
+    assert!(token.starts_with("rls_") && token.len() == 68, "{token:?}");
+
+    let db = app::server::db::Db::connect(&url).await.expect("connect");
+    let rows: Vec<(String, String, String)> = sqlx::query_as("SELECT name, role, hash FROM tokens")
+        .fetch_all(&db.pool)
+        .await
+        .expect("rows");
+    assert_eq!(
+        rows,
+        vec![(
+            "ci".to_string(),
+            "ingest".to_string(),
+            app::server::auth::hash_token(token)
+        )]
+    );
+    let _ = db_path;
+}
+
+#[test]
+fn token_create_rejects_an_unknown_role() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}/releases.db", dir.path().display());
+    let output = server()
+        .args(["--database-url", &url, "token", "create", "--role", "admin"])
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unknown role \"admin\""), "{stderr}");
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn an_unsupported_database_url_is_a_clear_error() {
+    let output = server()
+        .args(["--database-url", "mysql://u:hunter2@db/x", "migrate"])
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unsupported database URL"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "the password leaked: {stderr}");
+}
+
+#[test]
+fn migrate_creates_the_database_file_and_its_directory() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("nested/dir/releases.db");
+    let output = server()
+        .env("DATABASE_URL", format!("sqlite://{}", path.display()))
+        .arg("migrate")
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(path.is_file());
+}
+
+#[test]
+fn serve_logs_json_and_exits_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut child = server()
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/releases.db", dir.path().display()),
+        )
+        .env("RUST_LOG", "info")
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json", "serve"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let address = loop {
+        assert!(
+            Instant::now() < deadline,
+            "the server did not report its address"
+        );
+        let line = lines.next().expect("a log line").expect("utf-8");
+        let entry: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        if let Some(address) = entry["fields"]["address"].as_str() {
+            break address.to_string();
+        }
+    };
+    assert!(address.starts_with("http://127.0.0.1:"), "{address}");
+    assert!(!address.ends_with(":0"), "{address}");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "exit status {status:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,157 @@
+//! The HTTP surface of the foundation: health, readiness, metrics, pages,
+//! the 404 page and a server function, on a real server on port 0.
+
+mod common;
+
+use common::TestServer;
+
+#[tokio::test]
+async fn healthz_answers_ok() {
+    let server = TestServer::sqlite().await;
+    let response = server.get("/healthz").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.expect("body"), "ok");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn readyz_reports_the_database() {
+    let server = TestServer::sqlite().await;
+    let response = server.get("/readyz").await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["database"], "SQLite");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn readyz_fails_when_the_database_is_gone() {
+    let server = TestServer::sqlite().await;
+    server.db.pool.close().await;
+    let response = server.get("/readyz").await;
+    assert_eq!(response.status(), 503);
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "unavailable");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_count_requests_and_time_them_by_route() {
+    let server = TestServer::sqlite().await;
+    server.get("/healthz").await;
+    server.get("/healthz").await;
+    server.get("/no/such/page/42").await;
+    let response = server.get("/metrics").await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.expect("body");
+    assert!(
+        text.contains(r#"http_requests_total{method="GET",route="/healthz",status="200"} 2"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"http_request_duration_seconds_bucket{"#),
+        "{text}"
+    );
+    // Unknown paths share one label value, so they cannot grow the label set.
+    assert!(!text.contains("/no/such/page/42"), "{text}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_dashboard_is_rendered_on_the_server() {
+    let server = TestServer::sqlite().await;
+    let response = server.get("/").await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.expect("body");
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(html.contains(r#"data-testid="site-header""#), "{html}");
+    assert!(html.contains("<h1>Environments</h1>"), "{html}");
+    assert!(html.contains(r#"data-theme="system""#), "{html}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_theme_cookie_is_rendered_on_first_paint() {
+    let server = TestServer::sqlite().await;
+    let response = server
+        .client
+        .get(server.url("/"))
+        .header("Cookie", "theme=dark")
+        .send()
+        .await
+        .expect("request");
+    let html = response.text().await.expect("body");
+    assert!(
+        html.contains(r#"<html lang="en" data-theme="dark""#),
+        "{html}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_unknown_page_answers_404() {
+    let server = TestServer::sqlite().await;
+    let response = server.get("/products/x/y/z/nothing").await;
+    assert_eq!(response.status(), 404);
+    let html = response.text().await.expect("body");
+    assert!(html.contains("Page not found"), "{html}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn set_theme_sets_the_cookie_and_rejects_unknown_themes() {
+    let server = TestServer::sqlite().await;
+    let response = server
+        .client
+        .post(server.url("/api/set_theme"))
+        .header("Accept", "application/json")
+        .form(&[("theme", "dark")])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(cookie.starts_with("theme=dark;"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+
+    let response = server
+        .client
+        .post(server.url("/api/set_theme"))
+        .header("Accept", "application/json")
+        .form(&[("theme", "purple")])
+        .send()
+        .await
+        .expect("request");
+    assert!(response.status().is_client_error(), "{}", response.status());
+    assert!(response.headers().get("set-cookie").is_none());
+    let body = response.text().await.expect("body");
+    assert!(body.contains("unknown theme"), "{body}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn postgres_serves_the_same() {
+    let Some(server) = TestServer::postgres().await else {
+        eprintln!("TEST_POSTGRES_URL is not set: skipping (the test command always sets it)");
+        return;
+    };
+    let response = server.get("/readyz").await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["database"], "PostgreSQL");
+    let token = app::server::auth::create_token(&server.db, app::server::auth::Role::Viewer, "pg")
+        .await
+        .expect("token");
+    let (stored,): (String,) = sqlx::query_as("SELECT hash FROM tokens WHERE name = $1")
+        .bind("pg")
+        .fetch_one(&server.db.pool)
+        .await
+        .expect("row");
+    assert_eq!(stored, app::server::auth::hash_token(&token));
+    server.stop().await;
+}

@@ -3,11 +3,15 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 use crate::components::layout::Layout;
 use crate::components::theme::{provide_theme, request_theme};
-use crate::routes::{dashboard::DashboardPage, not_found::NotFound};
+use crate::components::time::provide_clock;
+use crate::routes::{
+    dashboard::DashboardPage, not_found::NotFound, notes::NotesPage, release::ReleasePage,
+    releases::ReleasesPage,
+};
 
 /// The whole HTML document, rendered on the server for every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -38,6 +42,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_theme();
+    provide_clock();
 
     // A marker for tests and tooling: the page is interactive from here on.
     Effect::new(move |_| {
@@ -53,7 +58,13 @@ pub fn App() -> impl IntoView {
         <Router>
             <Layout>
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=DashboardPage />
+                    // Async: the whole page renders on the server before it is
+                    // sent, so deep links read fine without JavaScript.
+                    <Route path=path!("/") view=DashboardPage ssr=SsrMode::Async />
+                    <Route path=path!("/products/:product") view=ReleasesPage ssr=SsrMode::Async />
+                    <Route path=path!("/products/:product/releases") view=ReleasesPage ssr=SsrMode::Async />
+                    <Route path=path!("/products/:product/releases/:id") view=ReleasePage ssr=SsrMode::Async />
+                    <Route path=path!("/products/:product/releases/:id/notes") view=NotesPage ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

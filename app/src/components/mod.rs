@@ -1,5 +1,11 @@
 //! Reusable view pieces shared by the pages.
 
+pub mod environment;
+pub mod error_panel;
+pub mod graph;
 pub mod icons;
 pub mod layout;
+pub mod status;
 pub mod theme;
+pub mod time;
+pub mod url;

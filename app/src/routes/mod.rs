@@ -2,3 +2,6 @@
 
 pub mod dashboard;
 pub mod not_found;
+pub mod notes;
+pub mod release;
+pub mod releases;

@@ -1,0 +1,145 @@
+//! The open error of an environment (`?env=…&error=…`): its description,
+//! the step's logs (starting at the end, with a copy button), the workflow
+//! manifest and the links out — rendered on the server, so a deep link shows
+//! it on first load.
+
+use leptos::prelude::*;
+
+use crate::components::status::{kind_word, ErrorKindIcon, StatusBadge};
+use crate::components::time::format_absolute;
+use crate::components::url::release_path;
+use crate::domain::{ErrorKind, ErrorView};
+
+#[component]
+pub fn ErrorPanel(product: String, error: ErrorView, close_href: String) -> impl IntoView {
+    let kind = error.kind;
+    let fact = |label: &'static str, value: Option<String>| {
+        value.map(|value| view! { <div><dt>{label}</dt><dd>{value}</dd></div> })
+    };
+    let facts = view! {
+        <dl class="facts">
+            {fact("Environment", Some(error.environment.clone()))}
+            {fact("Application", error.application.clone())}
+            {fact("Workflow", error.workflow.clone())}
+            {fact("Phase", error.phase.map(|p| p.as_str().to_owned()))}
+            {fact("Step", error.step.clone())}
+            {fact("Run", error.run_id.clone())}
+            {fact("Operation", error.operation.clone())}
+            {fact("Repository", error.repo.clone())}
+            {fact("Time", error.time.map(format_absolute))}
+            {error.status.map(|s| view! { <div><dt>"Status"</dt><dd><StatusBadge status=s /></dd></div> })}
+            {error.health.map(|h| view! { <div><dt>"Health"</dt><dd><StatusBadge status=h /></dd></div> })}
+            {error.superseded_by.map(|by| view! {
+                <div>
+                    <dt>"Superseded by"</dt>
+                    <dd><a href=release_path(&product, by) data-testid="superseded-by">{format!("release #{by}")}</a></dd>
+                </div>
+            })}
+        </dl>
+    };
+    let link = error.url.clone().map(|url| {
+        let text = match kind {
+            ErrorKind::Application => "Open the application ↗",
+            _ => "Open the workflow in the orchestrator ↗",
+        };
+        view! { <a class="btn" href=url rel="noopener" target="_blank" data-testid="error-link">{text}</a> }
+    });
+    let logs = error.logs.clone().map(|logs| {
+        let heading = match &error.step {
+            Some(step) => format!("Logs of step {step}"),
+            None => "Logs".to_owned(),
+        };
+        view! {
+            <section class="logs" aria-labelledby="error-logs-heading">
+                <div class="logs__toolbar">
+                    <h4 id="error-logs-heading">{heading}</h4>
+                    <CopyButton text=logs.clone() label="Copy logs" />
+                </div>
+                // `column-reverse` starts the scroll at the end, without JavaScript.
+                <div class="logs__scroll" tabindex="0" role="region" aria-label="Logs, newest at the bottom">
+                    <pre data-testid="error-logs">{logs}</pre>
+                </div>
+            </section>
+        }
+    });
+    let manifest = error.manifest.clone().map(|manifest| {
+        view! {
+            <details class="disclosure" data-testid="error-manifest">
+                <summary>"Workflow manifest"</summary>
+                <div class="code-block" tabindex="0" role="region" aria-label="Workflow manifest">
+                    <pre>{manifest}</pre>
+                </div>
+            </details>
+        }
+    });
+    let details = error.details.clone().map(|details| {
+        view! {
+            <div class="code-block" tabindex="0" role="region" aria-label="Details">
+                <pre data-testid="error-details">{details}</pre>
+            </div>
+        }
+    });
+    view! {
+        <section class="error-panel card" id="error-panel" aria-labelledby="error-panel-title"
+            data-testid="error-panel" data-error-id=error.id.clone() data-kind=format!("{kind:?}").to_lowercase()>
+            <header class="error-panel__header">
+                <h3 id="error-panel-title">
+                    <ErrorKindIcon kind=kind />
+                    {kind_word(kind)}
+                </h3>
+                <a class="btn btn--ghost" href=close_href data-noscroll="true" data-testid="error-close">
+                    "Close"
+                </a>
+            </header>
+            <p class="error-panel__message" data-testid="error-message">{error.message.clone()}</p>
+            {facts}
+            {link}
+            {logs}
+            {details}
+            {manifest}
+        </section>
+    }
+}
+
+/// Copies `text` to the clipboard. Shown only once the page is interactive.
+#[component]
+pub fn CopyButton(text: String, #[prop(into)] label: String) -> impl IntoView {
+    let interactive = RwSignal::new(false);
+    Effect::new(move |_| interactive.set(true));
+    let copied = RwSignal::new(false);
+    let text = StoredValue::new(text);
+    let on_click = move |_| {
+        if text.with_value(|t| clipboard::write(t)) {
+            copied.set(true);
+        }
+    };
+    view! {
+        <button type="button" class="btn btn--small" hidden=move || !interactive.get()
+            data-testid="copy-button" on:click=on_click>
+            {move || if copied.get() { "Copied".to_owned() } else { label.clone() }}
+        </button>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod clipboard {
+    use wasm_bindgen::prelude::*;
+
+    #[wasm_bindgen]
+    extern "C" {
+        #[wasm_bindgen(catch, js_namespace = ["navigator", "clipboard"], js_name = writeText)]
+        fn write_text(text: &str) -> Result<JsValue, JsValue>;
+    }
+
+    /// Starts writing `text` to the clipboard; `false` when the browser has no clipboard.
+    pub fn write(text: &str) -> bool {
+        write_text(text).is_ok()
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+mod clipboard {
+    pub fn write(_text: &str) -> bool {
+        false
+    }
+}

@@ -1,0 +1,407 @@
+//! The promotion-flow graph of the release page: the shared layout
+//! (`crate::graph`) drawn as SVG. Every node is a link to `?env=<name>`, so
+//! selection works without JavaScript; with it, clicks, Enter and the arrow
+//! keys select in place and the URL follows.
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_location, use_navigate};
+use leptos_router::NavigateOptions;
+
+use crate::components::status::{glyph, StatusWord};
+use crate::components::url::with_query;
+use crate::domain::{EnvStatus, EnvView, ReleaseView};
+use crate::graph::{layout_dag, Layout};
+
+/// The layout of a release's flow snapshot: environments in flow order,
+/// edges as listed (unknown names are dropped).
+pub fn release_layout(release: &ReleaseView) -> Layout {
+    let names: Vec<String> = release
+        .environments
+        .iter()
+        .map(|env| env.name.clone())
+        .collect();
+    let position = |name: &str| names.iter().position(|n| n == name);
+    let edges: Vec<(usize, usize)> = release
+        .flow
+        .edges
+        .iter()
+        .filter_map(|[from, to]| Some((position(from)?, position(to)?)))
+        .collect();
+    layout_dag(&names, &edges)
+}
+
+/// An arrow key's direction in the graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Downstream: a child, else the nearest node of the next layer.
+    Right,
+    /// Upstream: a parent, else the nearest node of the previous layer.
+    Left,
+    /// The next node below in the same layer.
+    Down,
+    /// The next node above in the same layer.
+    Up,
+}
+
+impl Direction {
+    pub fn from_key(key: &str) -> Option<Direction> {
+        match key {
+            "ArrowRight" => Some(Direction::Right),
+            "ArrowLeft" => Some(Direction::Left),
+            "ArrowDown" => Some(Direction::Down),
+            "ArrowUp" => Some(Direction::Up),
+            _ => None,
+        }
+    }
+}
+
+/// The node an arrow key moves to from node `from`, if any.
+pub fn neighbour(layout: &Layout, from: usize, direction: Direction) -> Option<usize> {
+    let node = layout.nodes.get(from)?;
+    let in_layer = |layer: usize| {
+        layout
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(move |(_, n)| n.layer == layer)
+    };
+    let nearest = |layer: usize, connected: &dyn Fn(&str) -> bool| {
+        let candidates: Vec<(usize, &crate::graph::NodeBox)> = in_layer(layer).collect();
+        let linked: Vec<&(usize, &crate::graph::NodeBox)> = candidates
+            .iter()
+            .filter(|(_, n)| connected(&n.name))
+            .collect();
+        let pool: Vec<&(usize, &crate::graph::NodeBox)> = if linked.is_empty() {
+            candidates.iter().collect()
+        } else {
+            linked
+        };
+        pool.into_iter()
+            .min_by_key(|(i, n)| (n.order.abs_diff(node.order), *i))
+            .map(|(i, _)| *i)
+    };
+    let edge = |a: &str, b: &str| layout.edges.iter().any(|e| e.from == a && e.to == b);
+    match direction {
+        Direction::Right => nearest(node.layer + 1, &|n| edge(&node.name, n)),
+        Direction::Left => node
+            .layer
+            .checked_sub(1)
+            .and_then(|layer| nearest(layer, &|n| edge(n, &node.name))),
+        Direction::Down => in_layer(node.layer)
+            .filter(|(_, n)| n.order > node.order)
+            .min_by_key(|(_, n)| n.order)
+            .map(|(i, _)| i),
+        Direction::Up => in_layer(node.layer)
+            .filter(|(_, n)| n.order < node.order)
+            .max_by_key(|(_, n)| n.order)
+            .map(|(i, _)| i),
+    }
+}
+
+/// Cuts `text` to `max` characters, ending with `…` when cut.
+pub fn ellipsize(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let kept: String = text.chars().take(max.saturating_sub(1)).collect();
+        format!("{kept}…")
+    }
+}
+
+/// The version line of a node: `v1.4.2`, `v1.4.2 (inherited)`, or `no version`.
+pub fn version_text(env: &EnvView) -> String {
+    match (&env.version, env.version_inherited) {
+        (Some(version), false) => version.clone(),
+        (Some(version), true) => format!("{version} · inherited"),
+        (None, _) => "no version yet".to_owned(),
+    }
+}
+
+/// What a node says to assistive technology and on hover.
+pub fn node_summary(env: &EnvView) -> String {
+    let mut summary = format!("{}: {}", env.name, env.status.word().to_lowercase());
+    if let Some(reason) = env.reason {
+        summary.push_str(&format!(" ({})", reason.as_str()));
+    }
+    match (&env.version, env.version_inherited) {
+        (Some(v), false) => summary.push_str(&format!(", version {v}")),
+        (Some(v), true) => summary.push_str(&format!(", version {v} inherited")),
+        (None, _) => summary.push_str(", no version yet"),
+    }
+    if !env.errors.is_empty() {
+        let n = env.errors.len();
+        summary.push_str(&format!(", {n} error{}", if n == 1 { "" } else { "s" }));
+    }
+    if env.attempt > 1 {
+        summary.push_str(&format!(", attempt {}", env.attempt));
+    }
+    summary
+}
+
+/// Smallest zoom in fit mode: below it the graph scrolls instead, so the
+/// words in the nodes stay legible on flows of 30+ environments.
+const MIN_FIT_SCALE: f64 = 0.6;
+const ZOOM_STEP: f64 = 1.25;
+
+/// The SVG promotion-flow graph. `selected` is the environment in the URL.
+#[component]
+pub fn PromotionGraph(
+    release: ReleaseView,
+    #[prop(into)] selected: Signal<Option<String>>,
+) -> impl IntoView {
+    let layout = release_layout(&release);
+    let width = layout.width;
+    let height = layout.height;
+    // `None` fits the width (down to MIN_FIT_SCALE); `Some(z)` is a fixed zoom.
+    let zoom = RwSignal::new(None::<f64>);
+    let svg_style = move || match zoom.get() {
+        None => format!(
+            "width:100%;min-width:{:.0}px;max-width:{:.0}px",
+            width * MIN_FIT_SCALE,
+            width
+        ),
+        Some(z) => format!("width:{:.0}px;min-width:0;max-width:none", width * z),
+    };
+    let zoom_by = move |factor: f64| {
+        zoom.update(|z| {
+            let current = z.unwrap_or(1.0);
+            *z = Some((current * factor).clamp(0.25, 2.0));
+        })
+    };
+
+    let location = use_location();
+    let navigate = use_navigate();
+    let select = move |name: String| {
+        let path = location.pathname.get_untracked();
+        navigate(
+            &with_query(&path, &[("env", Some(&name))]),
+            NavigateOptions {
+                scroll: false,
+                ..Default::default()
+            },
+        );
+    };
+
+    let stored = StoredValue::new(layout);
+    let edges = stored.with_value(|layout| {
+        layout
+            .edges
+            .iter()
+            .map(|edge| {
+                let done = release
+                    .env(&edge.from)
+                    .is_some_and(|env| env.status == EnvStatus::Successful);
+                let class = if done { "edge edge--done" } else { "edge" };
+                view! {
+                    <path class=class d=edge.d.clone() marker-end="url(#graph-arrow)"
+                        data-from=edge.from.clone() data-to=edge.to.clone() />
+                }
+            })
+            .collect_view()
+    });
+
+    let nodes = stored.with_value(|layout| {
+        layout
+            .nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(index, node)| {
+                let env = release.env(&node.name)?.clone();
+                let name = env.name.clone();
+                let key = env.status.key();
+                let (x, y, w, h) = (node.x, node.y, node.w, node.h);
+                let is_selected = {
+                    let name = name.clone();
+                    move || selected.with(|s| s.as_deref() == Some(name.as_str()))
+                };
+                let is_selected_attr = is_selected.clone();
+                let href = with_query(
+                    &location.pathname.get_untracked(),
+                    &[("env", Some(&name))],
+                );
+                let on_click = {
+                    let select = select.clone();
+                    let name = name.clone();
+                    move |ev: leptos::ev::MouseEvent| {
+                        if ev.button() == 0 && !ev.ctrl_key() && !ev.meta_key() && !ev.shift_key() {
+                            ev.prevent_default();
+                            select(name.clone());
+                        }
+                    }
+                };
+                let on_keydown = {
+                    let select = select.clone();
+                    move |ev: leptos::ev::KeyboardEvent| {
+                        let Some(direction) = Direction::from_key(&ev.key()) else {
+                            return;
+                        };
+                        let target = stored.with_value(|layout| {
+                            neighbour(layout, index, direction)
+                                .and_then(|i| layout.nodes.get(i).map(|n| (i, n.name.clone())))
+                        });
+                        ev.prevent_default();
+                        if let Some((target, target_name)) = target {
+                            select(target_name);
+                            focus_node(target);
+                        }
+                    }
+                };
+                let title = node_summary(&env);
+                let label = title.clone();
+                let version = ellipsize(&version_text(&env), 26);
+                let inherited = env.version_inherited;
+                let errors = env.errors.len();
+                let class = move || {
+                    let mut class = format!("node node--{key}");
+                    if is_selected() {
+                        class.push_str(" node--selected");
+                    }
+                    class
+                };
+                Some(view! {
+                    <g class="node-wrap">
+                        <a
+                            href=href
+                            id=format!("graph-node-{index}")
+                            class=class
+                            data-testid="graph-node"
+                            data-env=name.clone()
+                            data-status=key
+                            aria-label=label
+                            aria-current=move || is_selected_attr().then_some("true")
+                            on:click=on_click
+                            on:keydown=on_keydown
+                        >
+                            <title>{title}</title>
+                            <rect class="node__box" x=x y=y width=w height=h rx="10" />
+                            <rect class="node__bar" x=x y=y width="5" height=h rx="2" />
+                            <text class="node__name" x={x + 16.0} y={y + 24.0}>{ellipsize(&name, 22)}</text>
+                            {(errors > 0).then(|| view! {
+                                <text class="node__errors" x={x + w - 12.0} y={y + 24.0} text-anchor="end">
+                                    {format!("{errors} ⚠")}
+                                </text>
+                            })}
+                            <svg class=format!("status-icon status--{key}") x={x + 16.0} y={y + 33.0}
+                                width="16" height="16" viewBox="0 0 16 16">
+                                {glyph(key)}
+                            </svg>
+                            <text class=format!("node__status status--{key}") x={x + 38.0} y={y + 46.0}>
+                                {env.status.word()}
+                            </text>
+                            <text class="node__version" class:node__version--inherited=inherited
+                                x={x + 16.0} y={y + 63.0}>{version}</text>
+                        </a>
+                    </g>
+                })
+            })
+            .collect_view()
+    });
+
+    view! {
+        <figure class="graph card" data-testid="promotion-graph">
+            <figcaption class="graph__toolbar">
+                <span class="graph__title">
+                    "Flow " <strong>{release.flow.name.clone()}</strong>
+                    <span class="graph__hint">" · select an environment (Tab, Enter, arrow keys)"</span>
+                </span>
+                <span class="graph__zoom" role="group" aria-label="Zoom">
+                    <button type="button" class="btn btn--ghost btn--icon" title="Zoom out"
+                        aria-label="Zoom out" on:click=move |_| zoom_by(1.0 / ZOOM_STEP)>"−"</button>
+                    <button type="button" class="btn btn--ghost" data-testid="graph-fit"
+                        aria-pressed=move || zoom.get().is_none().to_string()
+                        on:click=move |_| zoom.set(None)>"Fit"</button>
+                    <button type="button" class="btn btn--ghost" aria-pressed=move || (zoom.get() == Some(1.0)).to_string()
+                        on:click=move |_| zoom.set(Some(1.0))>"100%"</button>
+                    <button type="button" class="btn btn--ghost btn--icon" title="Zoom in"
+                        aria-label="Zoom in" on:click=move |_| zoom_by(ZOOM_STEP)>"+"</button>
+                </span>
+            </figcaption>
+            <div class="graph__viewport" tabindex="-1">
+                <svg
+                    class="graph__svg"
+                    viewBox=format!("0 0 {width:.0} {height:.0}")
+                    style=svg_style
+                    role="group"
+                    aria-label=format!("Promotion flow {}", release.flow.name)
+                >
+                    <defs>
+                        <marker id="graph-arrow" viewBox="0 0 10 10" refX="9" refY="5"
+                            markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+                            <path d="M0 0L10 5L0 10z" class="edge__arrow" />
+                        </marker>
+                    </defs>
+                    <g class="graph__edges">{edges}</g>
+                    <g class="graph__nodes">{nodes}</g>
+                </svg>
+            </div>
+        </figure>
+    }
+}
+
+/// Moves keyboard focus to the graph node at `index` (browser only).
+fn focus_node(index: usize) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        if let Some(element) = document().get_element_by_id(&format!("graph-node-{index}")) {
+            // SVG links have `focus()` too; the call is structural.
+            let _ = element.unchecked_into::<web_sys::HtmlElement>().focus();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = index;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::layout_dag;
+
+    fn diamond() -> Layout {
+        let names: Vec<String> = ["dev", "qa", "staging", "prod"].map(String::from).to_vec();
+        layout_dag(&names, &[(0, 1), (0, 2), (1, 3), (2, 3)])
+    }
+
+    fn index(layout: &Layout, name: &str) -> usize {
+        layout
+            .nodes
+            .iter()
+            .position(|n| n.name == name)
+            .expect("node exists")
+    }
+
+    #[test]
+    fn arrows_follow_edges_and_layers() {
+        let layout = diamond();
+        let at = |name: &str| index(&layout, name);
+        let go =
+            |from: &str, d| neighbour(&layout, at(from), d).map(|i| layout.nodes[i].name.clone());
+        assert!(matches!(
+            go("dev", Direction::Right).as_deref(),
+            Some("qa" | "staging")
+        ));
+        assert_eq!(go("qa", Direction::Right).as_deref(), Some("prod"));
+        assert_eq!(go("prod", Direction::Right), None);
+        assert_eq!(go("dev", Direction::Left), None);
+        assert!(matches!(
+            go("prod", Direction::Left).as_deref(),
+            Some("qa" | "staging")
+        ));
+        let top = layout
+            .nodes
+            .iter()
+            .find(|n| n.layer == 1 && n.order == 0)
+            .map(|n| n.name.clone())
+            .expect("layer 1 has a top node");
+        let bottom = go(&top, Direction::Down).expect("a node below");
+        assert_ne!(bottom, top);
+        assert_eq!(go(&bottom, Direction::Up), Some(top));
+        assert_eq!(go(&bottom, Direction::Down), None);
+    }
+
+    #[test]
+    fn ellipsize_cuts_long_names_only() {
+        assert_eq!(ellipsize("staging", 10), "staging");
+        assert_eq!(ellipsize("staging-europe-west", 10), "staging-e…");
+    }
+}

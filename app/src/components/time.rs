@@ -1,0 +1,120 @@
+//! Times and durations that stay current: one clock per page, ticking every
+//! second in the browser (gloo-timers), fixed at render time on the server.
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+
+/// The current time, as every relative time and running duration reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock(pub ReadSignal<DateTime<Utc>>);
+
+/// Puts the clock in context and, in the browser, starts it ticking.
+pub fn provide_clock() {
+    let now = RwSignal::new(Utc::now());
+    provide_context(Clock(now.read_only()));
+    // Effects run only in the browser; the interval lives as long as the page.
+    Effect::new(move |_| {
+        gloo_timers::callback::Interval::new(1_000, move || now.set(Utc::now())).forget();
+    });
+}
+
+/// The clock in context, or a still one (tests, components rendered alone).
+pub fn use_clock() -> Clock {
+    use_context::<Clock>().unwrap_or_else(|| Clock(RwSignal::new(Utc::now()).read_only()))
+}
+
+/// `42s`, `3m 05s`, `1h 02m`, `2d 4h`.
+pub fn format_duration(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3_599 => format!("{}m {:02}s", s / 60, s % 60),
+        3_600..=86_399 => format!("{}h {:02}m", s / 3_600, (s % 3_600) / 60),
+        _ => format!("{}d {}h", s / 86_400, (s % 86_400) / 3_600),
+    }
+}
+
+/// `just now`, `45s ago`, `5 min ago`, `3 h ago`, `2 days ago`, or the date.
+pub fn format_relative(time: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let s = (now - time).num_seconds();
+    match s {
+        i64::MIN..=9 => "just now".to_owned(),
+        10..=59 => format!("{s}s ago"),
+        60..=3_599 => format!("{} min ago", s / 60),
+        3_600..=86_399 => format!("{} h ago", s / 3_600),
+        86_400..=172_799 => "yesterday".to_owned(),
+        172_800..=2_591_999 => format!("{} days ago", s / 86_400),
+        _ => time.format("%Y-%m-%d").to_string(),
+    }
+}
+
+/// The full timestamp shown on hover: `2024-05-01 14:03:12 UTC`.
+pub fn format_absolute(time: DateTime<Utc>) -> String {
+    time.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// A `<time>` reading "5 min ago", kept current, with the exact time on hover.
+#[component]
+pub fn RelativeTime(time: DateTime<Utc>) -> impl IntoView {
+    let clock = use_clock();
+    view! {
+        <time datetime=time.to_rfc3339() title=format_absolute(time)>
+            {move || format_relative(time, clock.0.get())}
+        </time>
+    }
+}
+
+/// How long something took, or has been taking (ticking while unfinished);
+/// an em dash before it starts.
+#[component]
+pub fn Elapsed(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> impl IntoView {
+    let clock = use_clock();
+    let text = move || match (start, end) {
+        (None, _) => "—".to_owned(),
+        (Some(start), Some(end)) => format_duration((end - start).num_seconds()),
+        (Some(start), None) => format_duration((clock.0.get() - start).num_seconds()),
+    };
+    let running = start.is_some() && end.is_none();
+    view! {
+        <span class="elapsed" class:elapsed--running=running data-testid="elapsed">{text}</span>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn durations_read_naturally() {
+        let table = [
+            (-3, "0s"),
+            (0, "0s"),
+            (42, "42s"),
+            (60, "1m 00s"),
+            (185, "3m 05s"),
+            (3_720, "1h 02m"),
+            (190_800, "2d 5h"),
+        ];
+        for (seconds, expected) in table {
+            assert_eq!(format_duration(seconds), expected, "{seconds}");
+        }
+    }
+
+    #[test]
+    fn relative_times_read_naturally() {
+        let now = Utc
+            .with_ymd_and_hms(2024, 5, 10, 12, 0, 0)
+            .single()
+            .expect("valid");
+        let ago = |s: i64| format_relative(now - chrono::Duration::seconds(s), now);
+        assert_eq!(ago(-30), "just now");
+        assert_eq!(ago(3), "just now");
+        assert_eq!(ago(45), "45s ago");
+        assert_eq!(ago(300), "5 min ago");
+        assert_eq!(ago(3 * 3_600), "3 h ago");
+        assert_eq!(ago(30 * 3_600), "yesterday");
+        assert_eq!(ago(3 * 86_400), "3 days ago");
+        assert_eq!(ago(60 * 86_400), "2024-03-11");
+    }
+}

@@ -73,10 +73,15 @@ fn compress_file(
     std::fs::rename(&temporary, target)
 }
 
+/// Above this size (debug builds of the wasm), the best brotli quality takes
+/// tens of seconds; a slightly lower one is ten times faster.
+const BROTLI_BEST_QUALITY_LIMIT: usize = 4 * 1024 * 1024;
+
 fn brotli_bytes(input: &[u8]) -> std::io::Result<Vec<u8>> {
+    let quality = if input.len() > BROTLI_BEST_QUALITY_LIMIT { 9 } else { 11 };
     let mut output = Vec::with_capacity(input.len() / 3);
     {
-        let mut writer = brotli::CompressorWriter::new(&mut output, 64 * 1024, 11, 22);
+        let mut writer = brotli::CompressorWriter::new(&mut output, 64 * 1024, quality, 22);
         writer.write_all(input)?;
     }
     Ok(output)

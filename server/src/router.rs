@@ -34,13 +34,13 @@ pub async fn launch(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let address = listener.local_addr()?;
-    let state = AppState {
-        leptos_options: leptos_options(address),
-        db: launch.db,
-        settings: Arc::new(Settings {
+    let state = AppState::new(
+        leptos_options(address),
+        launch.db,
+        Settings {
             anonymous_read: launch.anonymous_read,
-        }),
-    };
+        },
+    );
     crate::assets::precompress_in_background(site_pkg_dir(&state.leptos_options));
     let app = router(state);
     axum::serve(listener, app)
@@ -55,6 +55,9 @@ fn leptos_options(address: std::net::SocketAddr) -> LeptosOptions {
         .map(|conf| conf.leptos_options)
         .unwrap_or_else(|_| LeptosOptions::builder().output_name("releases").build());
     options.site_addr = address;
+    if options.output_name.is_empty() {
+        options.output_name = "releases".into();
+    }
     // cargo-leptos writes hashed asset names and a hash file beside the
     // binary; use them whenever that file is there.
     let hash_file = std::env::current_exe()
@@ -79,6 +82,7 @@ pub fn router(state: AppState) -> Router {
     let pages = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .merge(app::server::rest::router())
         .leptos_routes_with_context(
             &state,
             routes,

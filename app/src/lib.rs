@@ -15,6 +15,7 @@ pub mod routes;
 #[cfg(feature = "ssr")]
 pub mod server;
 mod shell;
+pub mod views;
 
 pub use error::AppError;
 pub use shell::{shell, App};

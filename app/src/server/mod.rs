@@ -3,4 +3,9 @@
 
 pub mod auth;
 pub mod db;
+pub mod ingest;
+pub mod notes;
+pub mod rest;
+pub mod service;
 pub mod state;
+pub mod store;

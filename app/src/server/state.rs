@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
+use tokio::sync::{broadcast, Mutex};
 
-use super::db::Db;
+use super::db::{Backend, Db};
 
 /// Settings that change behaviour at run time.
 #[derive(Debug, Clone)]
@@ -14,11 +15,59 @@ pub struct Settings {
     pub anonymous_read: bool,
 }
 
+/// One committed change of stored state, as the live stream sends it.
+/// Published only after the transaction that made it has committed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ChangeNotice {
+    /// The `changes` row id: monotonically increasing, the SSE `id:`.
+    pub id: i64,
+    /// `release` or `product`.
+    pub kind: String,
+    pub product: String,
+    /// The per-product release id, when a release changed.
+    pub release: Option<i64>,
+    /// A small JSON summary of the changed release or product.
+    pub summary: serde_json::Value,
+}
+
+/// How many notices a slow subscriber may fall behind before it lags (and
+/// must replay from the `changes` table).
+const CHANGE_CHANNEL_CAPACITY: usize = 1024;
+
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub settings: Arc<Settings>,
+    /// Change notices, sent after each committed write.
+    pub changes: broadcast::Sender<ChangeNotice>,
+    /// Serialises writers on SQLite: a deferred SQLite transaction that
+    /// starts reading and then writes fails with `SQLITE_BUSY` when another
+    /// writer got there first, so writers queue here instead. Unused on
+    /// PostgreSQL, whose row locks do the job.
+    pub write_lock: Arc<Mutex<()>>,
+}
+
+impl AppState {
+    /// State around `db`, with a fresh change channel.
+    pub fn new(leptos_options: LeptosOptions, db: Db, settings: Settings) -> AppState {
+        let (changes, _) = broadcast::channel(CHANGE_CHANNEL_CAPACITY);
+        AppState {
+            leptos_options,
+            db,
+            settings: Arc::new(settings),
+            changes,
+            write_lock: Arc::new(Mutex::new(())),
+        }
+    }
+
+    /// Holds the writer lock when the backend needs it (SQLite), else nothing.
+    pub async fn writer(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.db.backend {
+            Backend::Sqlite => Some(self.write_lock.lock().await),
+            Backend::Postgres => None,
+        }
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

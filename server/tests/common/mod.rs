@@ -5,7 +5,10 @@
 
 use std::net::SocketAddr;
 
-use app::server::db::Db;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use app::server::auth::{create_token, Role};
+use app::server::db::{Backend, Db};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -23,19 +26,36 @@ pub struct TestServer {
 impl TestServer {
     /// A server on a fresh SQLite file.
     pub async fn sqlite() -> TestServer {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}/releases.db", dir.path().display());
-        Self::start(&url, Some(dir)).await
+        Self::on(Backend::Sqlite, true)
+            .await
+            .expect("SQLite is always there")
     }
 
-    /// A server on the PostgreSQL test database, when `TEST_POSTGRES_URL` is
-    /// set (the test command always sets it; see scripts/test).
+    /// A server on a fresh PostgreSQL database, created beside the one
+    /// `TEST_POSTGRES_URL` names (the test command always sets it; see
+    /// scripts/test), so tests running in parallel never share data.
     pub async fn postgres() -> Option<TestServer> {
-        let url = std::env::var("TEST_POSTGRES_URL").ok()?;
-        Some(Self::start(&url, None).await)
+        Self::on(Backend::Postgres, true).await
     }
 
-    async fn start(url: &str, dir: Option<TempDir>) -> TestServer {
+    /// A server on `backend` (`None` for PostgreSQL without
+    /// `TEST_POSTGRES_URL`), with anonymous read on or off.
+    pub async fn on(backend: Backend, anonymous_read: bool) -> Option<TestServer> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/releases.db", dir.path().display());
+                Some(Self::start(&url, Some(dir), anonymous_read).await)
+            }
+            Backend::Postgres => {
+                let base = std::env::var("TEST_POSTGRES_URL").ok()?;
+                let url = fresh_postgres_database(&base).await;
+                Some(Self::start(&url, None, anonymous_read).await)
+            }
+        }
+    }
+
+    async fn start(url: &str, dir: Option<TempDir>, anonymous_read: bool) -> TestServer {
         let db = Db::connect(url).await.expect("connect");
         db.migrate().await.expect("migrate");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -43,7 +63,7 @@ impl TestServer {
         let (tx, rx) = oneshot::channel::<()>();
         let launch = server::Launch {
             db: db.clone(),
-            anonymous_read: true,
+            anonymous_read,
         };
         let handle = tokio::spawn(server::launch(launch, listener, async move {
             let _ = rx.await;
@@ -73,6 +93,36 @@ impl TestServer {
             .expect("request")
     }
 
+    /// A new token with `role`.
+    pub async fn token(&self, role: Role) -> String {
+        create_token(&self.db, role, "test").await.expect("token")
+    }
+
+    /// Posts `body` to `/api/v1/events` with `token` and `content_type`.
+    pub async fn post_events(
+        &self,
+        token: &str,
+        content_type: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/events"))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(serde_json::to_vec(body).expect("json"))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// GETs `path` and returns the status and the JSON body.
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        let body = response.json().await.expect("json body");
+        (status, body)
+    }
+
     /// Stops the server and waits for it to drain.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -83,3 +133,43 @@ impl TestServer {
         }
     }
 }
+
+/// The backends every API test runs on: SQLite always, PostgreSQL when
+/// `TEST_POSTGRES_URL` is set. Set `SKIP_POSTGRES=1` to make its absence
+/// explicit; CI always sets the URL.
+pub fn backends() -> Vec<Backend> {
+    let mut backends = vec![Backend::Sqlite];
+    if std::env::var("TEST_POSTGRES_URL").is_ok() {
+        backends.push(Backend::Postgres);
+    } else if std::env::var("SKIP_POSTGRES").is_err() {
+        eprintln!(
+            "TEST_POSTGRES_URL is not set: PostgreSQL is skipped (set SKIP_POSTGRES=1 to silence)"
+        );
+    }
+    backends
+}
+
+/// Creates a uniquely named database on the server of `base` and returns its URL.
+async fn fresh_postgres_database(base: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let name = format!(
+        "releases_t_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default()
+    );
+    let admin = Db::connect(base)
+        .await
+        .expect("connect to TEST_POSTGRES_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin.pool)
+        .await
+        .expect("create database");
+    admin.pool.close().await;
+    let (server, _) = base.rsplit_once('/').expect("database URL with a path");
+    format!("{server}/{name}")
+}
+pub mod fixtures;

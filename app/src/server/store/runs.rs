@@ -1,0 +1,220 @@
+//! Workflow runs: the latest snapshot of each, their supersede marks, and
+//! the current attempt of each environment of a release.
+
+use crate::domain::{Phase, RunFact, RunStatus, StepFact};
+use sqlx::AssertSqlSafe;
+
+use crate::error::AppError;
+use crate::server::ingest::RunSnapshot;
+
+use super::{from_json, millis, opt_time, placeholders, to_json, Conn, OrInternal};
+
+const COLUMNS: &str = "seq, release_pk, release_id, run_id, environment, phase, workflow, \
+    application, status, started_at, finished_at, url, manifest, message, attempt, \
+    superseded_by, steps";
+
+/// One stored run.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RunRow {
+    pub seq: i64,
+    pub release_pk: i64,
+    pub release_id: i64,
+    pub run_id: String,
+    pub environment: String,
+    pub phase: String,
+    pub workflow: String,
+    pub application: String,
+    pub status: String,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub url: Option<String>,
+    pub manifest: Option<String>,
+    pub message: Option<String>,
+    pub attempt: i64,
+    pub superseded_by: Option<i64>,
+    pub steps: String,
+}
+
+impl TryFrom<RunRow> for RunFact {
+    type Error = AppError;
+
+    fn try_from(row: RunRow) -> Result<RunFact, AppError> {
+        let bad = |what: &str, value: &str| AppError::internal(format!("stored {what} {value:?}"));
+        Ok(RunFact {
+            phase: Phase::parse(&row.phase).ok_or_else(|| bad("phase", &row.phase))?,
+            status: RunStatus::parse(&row.status).ok_or_else(|| bad("status", &row.status))?,
+            started_at: opt_time(row.started_at)?,
+            finished_at: opt_time(row.finished_at)?,
+            attempt: u32::try_from(row.attempt).or_internal()?,
+            steps: from_json::<Vec<StepFact>>(&row.steps)?,
+            id: row.run_id,
+            seq: row.seq,
+            environment: row.environment,
+            workflow: row.workflow,
+            application: row.application,
+            url: row.url,
+            manifest: row.manifest,
+            message: row.message,
+            superseded_by: row.superseded_by,
+        })
+    }
+}
+
+/// The stored run `run_id` of a release: its seq and snapshot time.
+pub async fn find(
+    conn: &mut Conn,
+    release_pk: i64,
+    run_id: &str,
+) -> Result<Option<(i64, i64)>, AppError> {
+    sqlx::query_as::<_, (i64, i64)>(
+        "SELECT seq, snapshot_time FROM runs WHERE release_pk = $1 AND run_id = $2",
+    )
+    .bind(release_pk)
+    .bind(run_id)
+    .fetch_optional(&mut *conn)
+    .await
+    .or_internal()
+}
+
+/// Where a new run belongs.
+pub struct RunPlace<'a> {
+    pub release_pk: i64,
+    pub product_id: i64,
+    pub release_id: i64,
+    pub environment: &'a str,
+    pub phase: Phase,
+    pub attempt: u32,
+}
+
+/// Stores the first snapshot of a run; returns its seq.
+pub async fn insert(
+    conn: &mut Conn,
+    place: &RunPlace<'_>,
+    run: &RunSnapshot,
+    steps: &[StepFact],
+    snapshot_time: i64,
+) -> Result<i64, AppError> {
+    sqlx::query_scalar::<_, i64>(
+        "INSERT INTO runs (release_pk, product_id, release_id, run_id, environment, phase, \
+         workflow, application, status, started_at, finished_at, url, manifest, message, \
+         attempt, superseded_by, steps, snapshot_time) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, $16, $17) \
+         RETURNING seq",
+    )
+    .bind(place.release_pk)
+    .bind(place.product_id)
+    .bind(place.release_id)
+    .bind(&run.id)
+    .bind(place.environment)
+    .bind(place.phase.as_str())
+    .bind(&run.workflow)
+    .bind(&run.application)
+    .bind(run.status.as_str())
+    .bind(run.started_at.map(millis))
+    .bind(run.finished_at.map(millis))
+    .bind(run.url.as_deref())
+    .bind(run.manifest.as_deref())
+    .bind(run.message.as_deref())
+    .bind(i64::from(place.attempt))
+    .bind(to_json(&steps)?)
+    .bind(snapshot_time)
+    .fetch_one(&mut *conn)
+    .await
+    .or_internal()
+}
+
+/// Replaces the snapshot of a known run. Its identity (environment, phase,
+/// workflow, application), attempt, arrival seq and supersede mark stay.
+pub async fn update(
+    conn: &mut Conn,
+    seq: i64,
+    run: &RunSnapshot,
+    steps: &[StepFact],
+    snapshot_time: i64,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE runs SET status = $2, started_at = $3, finished_at = $4, url = $5, \
+         manifest = $6, message = $7, steps = $8, snapshot_time = $9 WHERE seq = $1",
+    )
+    .bind(seq)
+    .bind(run.status.as_str())
+    .bind(run.started_at.map(millis))
+    .bind(run.finished_at.map(millis))
+    .bind(run.url.as_deref())
+    .bind(run.manifest.as_deref())
+    .bind(run.message.as_deref())
+    .bind(to_json(&steps)?)
+    .bind(snapshot_time)
+    .execute(&mut *conn)
+    .await
+    .or_internal()?;
+    Ok(())
+}
+
+/// Runs of the same workflow, phase and application in the same environment
+/// of the same product, in releases other than `release_id` (supersede
+/// candidates, through the `runs_by_workflow` index).
+pub async fn same_workflow(
+    conn: &mut Conn,
+    place: &RunPlace<'_>,
+    workflow: &str,
+    application: &str,
+) -> Result<Vec<RunRow>, AppError> {
+    sqlx::query_as::<_, RunRow>(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM runs WHERE product_id = $1 AND environment = $2 AND phase = $3 \
+         AND workflow = $4 AND application = $5 AND release_id <> $6"
+    )))
+    .bind(place.product_id)
+    .bind(place.environment)
+    .bind(place.phase.as_str())
+    .bind(workflow)
+    .bind(application)
+    .bind(place.release_id)
+    .fetch_all(&mut *conn)
+    .await
+    .or_internal()
+}
+
+/// Marks run `seq` as superseded by release `by` (or clears the mark).
+pub async fn set_superseded(conn: &mut Conn, seq: i64, by: Option<i64>) -> Result<(), AppError> {
+    sqlx::query("UPDATE runs SET superseded_by = $2 WHERE seq = $1")
+        .bind(seq)
+        .bind(by)
+        .execute(&mut *conn)
+        .await
+        .or_internal()?;
+    Ok(())
+}
+
+/// Every run of these releases.
+pub async fn of_releases(conn: &mut Conn, pks: &[i64]) -> Result<Vec<RunRow>, AppError> {
+    if pks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {COLUMNS} FROM runs WHERE release_pk IN ({}) ORDER BY seq",
+        placeholders(1, pks.len())
+    );
+    let mut query = sqlx::query_as::<_, RunRow>(AssertSqlSafe(sql));
+    for pk in pks {
+        query = query.bind(*pk);
+    }
+    query.fetch_all(&mut *conn).await.or_internal()
+}
+
+/// The current attempt of `environment` in a release (1 when never restarted).
+pub async fn current_attempt(
+    conn: &mut Conn,
+    release_pk: i64,
+    environment: &str,
+) -> Result<u32, AppError> {
+    let attempt = sqlx::query_scalar::<_, i64>(
+        "SELECT attempt FROM attempts WHERE release_pk = $1 AND environment = $2",
+    )
+    .bind(release_pk)
+    .bind(environment)
+    .fetch_optional(&mut *conn)
+    .await
+    .or_internal()?;
+    attempt.map_or(Ok(1), |a| u32::try_from(a).or_internal())
+}

@@ -5,6 +5,10 @@
 //! pages (`routes`), components, the live-update client, and — compiled only
 //! for the server — state, storage, ingest and auth (`server`).
 
+// Leptos views are deeply nested types; the release page's exceeds the
+// default limit when its async rendering is laid out.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod components;
 pub mod domain;

@@ -53,8 +53,16 @@ pub enum LogFormat {
 pub enum Command {
     /// Serve the web application and the API.
     Serve,
-    /// Serve with demo data, in its own database (sqlite://data/demo.db unless --database-url is given).
-    Demo,
+    /// Serve with demo data and a live simulator, in its own database
+    /// (sqlite://data/demo.db unless --database-url is given).
+    Demo {
+        /// Seed of the demo data: the same seed gives the same history.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// How much faster than real time the simulator runs.
+        #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
+        speed: f64,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Manage API tokens.
@@ -77,6 +85,15 @@ pub enum TokenCommand {
     },
 }
 
+fn parse_speed(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(speed) if speed.is_finite() && (0.01..=1000.0).contains(&speed) => Ok(speed),
+        _ => Err(format!(
+            "invalid speed {value:?}: expected a number from 0.01 to 1000"
+        )),
+    }
+}
+
 fn parse_role(value: &str) -> Result<Role, String> {
     Role::parse(value)
         .ok_or_else(|| format!("unknown role {value:?}: expected viewer, operator or ingest"))
@@ -96,7 +113,7 @@ pub async fn run(cli: Cli) -> ExitCode {
 
 async fn execute(cli: Cli) -> Result<(), String> {
     let default_url = match cli.command {
-        Command::Demo => DEFAULT_DEMO_DATABASE_URL,
+        Command::Demo { .. } => DEFAULT_DEMO_DATABASE_URL,
         _ => DEFAULT_DATABASE_URL,
     };
     let database_url = cli
@@ -122,7 +139,11 @@ async fn execute(cli: Cli) -> Result<(), String> {
             println!("{token}");
             Ok(())
         }
-        Command::Serve | Command::Demo => {
+        Command::Serve | Command::Demo { .. } => {
+            let demo = match cli.command {
+                Command::Demo { seed, speed } => Some(crate::demo::DemoOptions { seed, speed }),
+                _ => None,
+            };
             let shutdown = shutdown_signal();
             let listener = TcpListener::bind(cli.listen)
                 .await
@@ -137,9 +158,17 @@ async fn execute(cli: Cli) -> Result<(), String> {
                 anonymous_read,
                 "serving"
             );
-            crate::launch(Launch { db, anonymous_read }, listener, shutdown)
-                .await
-                .map_err(|e| format!("server failed: {e}"))
+            crate::launch(
+                Launch {
+                    db,
+                    anonymous_read,
+                    demo,
+                },
+                listener,
+                shutdown,
+            )
+            .await
+            .map_err(|e| format!("server failed: {e}"))
         }
     }
 }

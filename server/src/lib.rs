@@ -4,6 +4,7 @@
 
 pub mod assets;
 pub mod cli;
+pub mod demo;
 pub mod metrics;
 pub mod router;
 

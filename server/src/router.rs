@@ -24,6 +24,8 @@ use crate::metrics::Metrics;
 pub struct Launch {
     pub db: Db,
     pub anonymous_read: bool,
+    /// Seed demo data and run the simulator (`server demo`).
+    pub demo: Option<crate::demo::DemoOptions>,
 }
 
 /// Serves the application on `listener` until `shutdown` completes, then
@@ -41,6 +43,12 @@ pub async fn launch(
             anonymous_read: launch.anonymous_read,
         },
     );
+    if let Some(options) = launch.demo {
+        crate::demo::prepare(&state, &options)
+            .await
+            .map_err(std::io::Error::other)?;
+        tokio::spawn(crate::demo::simulate(state.clone(), options));
+    }
     crate::assets::precompress_in_background(site_pkg_dir(&state.leptos_options));
     let app = router(state);
     axum::serve(listener, app)

@@ -1,0 +1,246 @@
+//! `server demo`: a believable organisation whose promotions happen right
+//! now. On an empty database it first writes 60 days of history; then a
+//! simulator keeps starting releases and moving them through their flows.
+//! Every event goes through the same ingest path as `POST /api/v1/events`
+//! (parsed and validated as CloudEvents, then `service::apply_events`):
+//! the demo exercises the real product and never writes tables itself.
+
+pub mod catalog;
+pub mod engine;
+
+use std::time::Duration as StdDuration;
+
+use app::server::ingest::parse_event;
+use app::server::service;
+use app::server::state::AppState;
+use app::AppError;
+use chrono::{DateTime, Duration, Utc};
+use rand::Rng;
+use serde_json::Value;
+
+use catalog::PRODUCTS;
+use engine::Engine;
+
+/// `--seed` and `--speed` of `server demo`.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoOptions {
+    /// Makes the seeded history (and the simulator's choices) deterministic.
+    pub seed: u64,
+    /// How much faster than real time the simulator runs (1 = real time).
+    pub speed: f64,
+}
+
+/// Releases of history per product.
+pub const HISTORY_RELEASES: usize = 300;
+/// The span of the history, ending now.
+const HISTORY_DAYS: i64 = 60;
+/// Events per ingest call while seeding (a batch request's worth).
+const SEED_BATCH: usize = 500;
+
+/// Writes the history when the database holds no product yet. Refuses a
+/// database that holds products the demo does not know: demo data never
+/// mixes with real data.
+pub async fn prepare(state: &AppState, options: &DemoOptions) -> Result<(), String> {
+    let existing = service::list_products(state).await.map_err(describe)?;
+    if let Some(foreign) = existing
+        .products
+        .iter()
+        .find(|p| !PRODUCTS.iter().any(|d| d.slug == p.product))
+    {
+        return Err(format!(
+            "this database holds product {:?}, which is not demo data: give `demo` its own --database-url",
+            foreign.product
+        ));
+    }
+    if !existing.products.is_empty() {
+        tracing::info!("demo data already present: continuing the simulation");
+        return Ok(());
+    }
+    tracing::info!(
+        seed = options.seed,
+        "seeding {} releases of demo history",
+        HISTORY_RELEASES * PRODUCTS.len()
+    );
+    let started = std::time::Instant::now();
+    let events = history(options.seed, Utc::now(), HISTORY_RELEASES);
+    let count = seed(state, &events).await.map_err(describe)?;
+    tracing::info!(
+        events = count,
+        seconds = started.elapsed().as_secs_f64(),
+        "demo history seeded"
+    );
+    Ok(())
+}
+
+/// Ingests `events` in batches of a request's size; returns how many.
+pub async fn seed(state: &AppState, events: &[Value]) -> Result<usize, AppError> {
+    for batch in events.chunks(SEED_BATCH) {
+        ingest(state, batch).await?;
+    }
+    Ok(events.len())
+}
+
+/// The seeded history: `per_product` releases of each product over the last
+/// `HISTORY_DAYS` days before `now`, every one run to its end, plus the
+/// current health of the applications. Deterministic for `seed` and `now`.
+pub fn history(seed: u64, now: DateTime<Utc>, per_product: usize) -> Vec<Value> {
+    let mut engine = Engine::new(seed, format!("releases-demo/seed-{seed}"), true, 25.0);
+    let start = now - Duration::days(HISTORY_DAYS);
+    let spacing = Duration::days(HISTORY_DAYS).num_seconds() / per_product.max(1) as i64;
+
+    let mut schedule: Vec<(DateTime<Utc>, usize)> = Vec::new();
+    for product in 0..PRODUCTS.len() {
+        let mut at = start + Duration::seconds(engine.rng().random_range(0..spacing));
+        for _ in 0..per_product {
+            schedule.push((at, product));
+            // Now and then a release follows closely and supersedes the last.
+            at += if engine.rng().random_bool(0.08) {
+                Duration::minutes(engine.rng().random_range(3..12))
+            } else {
+                Duration::seconds(engine.rng().random_range(spacing / 2..spacing * 3 / 2))
+            };
+        }
+    }
+    schedule.sort_by_key(|(at, product)| (*at, *product));
+    // The newest releases end before `now`.
+    let end = now - Duration::hours(2);
+    let first = schedule.first().map(|(at, _)| *at).unwrap_or(start);
+    let last = schedule.last().map(|(at, _)| *at).unwrap_or(end);
+    let scale = (end - first).num_seconds() as f64 / (last - first).num_seconds().max(1) as f64;
+    let schedule: Vec<(DateTime<Utc>, usize)> = schedule
+        .into_iter()
+        .map(|(at, product)| {
+            (
+                first + Duration::seconds(((at - first).num_seconds() as f64 * scale) as i64),
+                product,
+            )
+        })
+        .collect();
+
+    let mut events = Vec::new();
+    let mut next = 0;
+    let mut clock = first;
+    let tick = Duration::seconds(20);
+    while next < schedule.len() || engine.active_count() > 0 {
+        while next < schedule.len() && schedule[next].0 <= clock {
+            events.extend(engine.start_release(schedule[next].1, clock));
+            next += 1;
+        }
+        events.extend(engine.tick(clock));
+        clock = if engine.active_count() == 0 && next < schedule.len() {
+            schedule[next].0.max(clock + tick)
+        } else {
+            clock + tick
+        };
+    }
+    // A few applications are unwell right now.
+    for (product, env, app) in [
+        (0, "prod", "checkout-api"),
+        (2, "eu-prod", "catalog-api"),
+        (3, "prod-us-2", "rate-limiter"),
+    ] {
+        events.push(engine.health(product, env, app, "degraded", now - Duration::minutes(20)));
+    }
+    events
+}
+
+/// Runs the live simulator until the process ends: a new release every 20–40
+/// seconds (divided by `speed`) across the products, steps progressing over
+/// seconds, failures, supersedes and flapping application health.
+pub async fn simulate(state: AppState, options: DemoOptions) {
+    let speed = if options.speed.is_finite() && options.speed > 0.0 {
+        options.speed
+    } else {
+        1.0
+    };
+    let started = Utc::now();
+    let mut engine = Engine::new(
+        options.seed ^ started.timestamp_millis() as u64,
+        format!("releases-demo/live-{}", started.timestamp_millis()),
+        false,
+        1.0 / speed,
+    );
+    for (index, product) in PRODUCTS.iter().enumerate() {
+        if let Ok(page) = service::list_releases(&state, product.slug, &Default::default()).await {
+            if let Some(newest) = page.releases.first() {
+                engine.resume_after(index, newest.id.max(0) as u64);
+            }
+        }
+    }
+    let scaled = |seconds: f64| Duration::milliseconds((seconds * 1000.0 / speed) as i64);
+    let mut next_release = Utc::now() + scaled(2.0);
+    let mut next_health = Utc::now() + scaled(60.0);
+    let mut recoveries: Vec<(DateTime<Utc>, usize, &'static str, &'static str)> = Vec::new();
+    let mut interval =
+        tokio::time::interval(StdDuration::from_millis((1000.0 / speed.max(1.0)) as u64));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let now = Utc::now();
+        let mut events = Vec::new();
+        if now >= next_release {
+            let product = pick_product(&mut engine);
+            events.extend(engine.start_release(product, now));
+            next_release = now + scaled(engine.rng().random_range(20.0..40.0));
+        }
+        events.extend(engine.tick(now));
+        if now >= next_health {
+            let product = engine.rng().random_range(0..PRODUCTS.len());
+            let def = &PRODUCTS[product];
+            let env = def.environments[engine.rng().random_range(1..def.environments.len())].name;
+            let app = def.applications[engine.rng().random_range(0..def.applications.len())];
+            events.push(engine.health(product, env, app, "degraded", now));
+            recoveries.push((
+                now + scaled(engine.rng().random_range(30.0..90.0)),
+                product,
+                env,
+                app,
+            ));
+            next_health = now + scaled(engine.rng().random_range(90.0..180.0));
+        }
+        let (due, later): (Vec<_>, Vec<_>) =
+            recoveries.into_iter().partition(|(at, ..)| *at <= now);
+        recoveries = later;
+        for (_, product, env, app) in due {
+            events.push(engine.health(product, env, app, "healthy", now));
+        }
+        if let Err(error) = ingest(&state, &events).await {
+            tracing::warn!(%error, "the demo simulator's events were rejected");
+        }
+    }
+}
+
+/// Usually a product with nothing moving; now and then one that has, so the
+/// newer release supersedes the older.
+fn pick_product(engine: &mut Engine) -> usize {
+    let idle: Vec<usize> = (0..PRODUCTS.len())
+        .filter(|p| !engine.is_active(*p))
+        .collect();
+    if idle.is_empty() || engine.rng().random_bool(0.15) {
+        engine.rng().random_range(0..PRODUCTS.len())
+    } else {
+        idle[engine.rng().random_range(0..idle.len())]
+    }
+}
+
+/// Parses `events` as the ingest endpoint does and applies them.
+async fn ingest(state: &AppState, events: &[Value]) -> Result<(), AppError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let parsed = events
+        .iter()
+        .enumerate()
+        .map(|(i, event)| parse_event(event, format!("events[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    service::apply_events(state, parsed).await.map(|_| ())
+}
+
+fn describe(error: AppError) -> String {
+    match error {
+        AppError::Invalid { field, message } => {
+            format!("{message} (at {})", field.unwrap_or_default())
+        }
+        other => other.to_string(),
+    }
+}

@@ -44,10 +44,10 @@ pub async fn launch(
         },
     );
     if let Some(options) = launch.demo {
-        crate::demo::prepare(&state, &options)
+        let with_history = crate::demo::needs_history(&state)
             .await
             .map_err(std::io::Error::other)?;
-        tokio::spawn(crate::demo::simulate(state.clone(), options));
+        tokio::spawn(crate::demo::run(state.clone(), options, with_history));
     }
     crate::assets::precompress_in_background(site_pkg_dir(&state.leptos_options));
     let app = router(state);

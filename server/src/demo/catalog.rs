@@ -119,7 +119,7 @@ pub static PRODUCTS: &[ProductDef] = &[
     ProductDef {
         slug: "platform",
         flow: "global-canary",
-        applications: &["gateway", "auth-service", "config-service", "rate-limiter"],
+        applications: &["gateway", "auth-service", "rate-limiter"],
         issue_prefix: "PLAT",
         environments: &[
             env("build", &[], None, Some("build-and-scan")),

@@ -618,7 +618,10 @@ impl Engine {
                 "started_at": rfc3339(r.started_at),
                 "finished_at": r.finished_at.map(rfc3339),
                 "url": format!("https://argo.acme.dev/workflows/promotions/{}", r.id),
-                "manifest": catalog::manifest(r.workflow, app, env_name, &r.id),
+                // History keeps the manifest only where someone will open
+                // it: runs that did not succeed.
+                "manifest": (!self.final_snapshots_only || !matches!(r.state, StepState::Success))
+                    .then(|| catalog::manifest(r.workflow, app, env_name, &r.id)),
                 "message": r.message,
             },
             "steps": steps,

@@ -37,10 +37,10 @@ const HISTORY_DAYS: i64 = 60;
 /// Events per ingest call while seeding (a batch request's worth).
 const SEED_BATCH: usize = 500;
 
-/// Writes the history when the database holds no product yet. Refuses a
-/// database that holds products the demo does not know: demo data never
-/// mixes with real data.
-pub async fn prepare(state: &AppState, options: &DemoOptions) -> Result<(), String> {
+/// Whether the database needs the history written: it holds no product
+/// yet. Refuses a database that holds products the demo does not know, so
+/// demo data never mixes with real data.
+pub async fn needs_history(state: &AppState) -> Result<bool, String> {
     let existing = service::list_products(state).await.map_err(describe)?;
     if let Some(foreign) = existing
         .products
@@ -52,24 +52,34 @@ pub async fn prepare(state: &AppState, options: &DemoOptions) -> Result<(), Stri
             foreign.product
         ));
     }
-    if !existing.products.is_empty() {
-        tracing::info!("demo data already present: continuing the simulation");
-        return Ok(());
+    Ok(existing.products.is_empty())
+}
+
+/// Runs the demo in the background: writes the history first when
+/// `with_history`, then the live simulator. The pages show the history as
+/// it arrives.
+pub async fn run(state: AppState, options: DemoOptions, with_history: bool) {
+    if with_history {
+        tracing::info!(
+            seed = options.seed,
+            "seeding {} releases of demo history",
+            HISTORY_RELEASES * PRODUCTS.len()
+        );
+        let started = std::time::Instant::now();
+        let events = history(options.seed, Utc::now(), HISTORY_RELEASES);
+        match seed(&state, &events).await {
+            Ok(count) => tracing::info!(
+                events = count,
+                seconds = started.elapsed().as_secs_f64(),
+                "demo history seeded"
+            ),
+            Err(error) => {
+                tracing::error!(error = %describe(error), "the demo history was rejected");
+                return;
+            }
+        }
     }
-    tracing::info!(
-        seed = options.seed,
-        "seeding {} releases of demo history",
-        HISTORY_RELEASES * PRODUCTS.len()
-    );
-    let started = std::time::Instant::now();
-    let events = history(options.seed, Utc::now(), HISTORY_RELEASES);
-    let count = seed(state, &events).await.map_err(describe)?;
-    tracing::info!(
-        events = count,
-        seconds = started.elapsed().as_secs_f64(),
-        "demo history seeded"
-    );
-    Ok(())
+    simulate(state, options).await;
 }
 
 /// Ingests `events` in batches of a request's size; returns how many.

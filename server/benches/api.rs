@@ -1,0 +1,304 @@
+//! `cargo bench -p server --bench api` (or `scripts/bench`): the figures of
+//! issue 4 on SQLite, against a real server on a loopback port:
+//! - ingest rate for batches of 500 `workflow.updated` snapshots,
+//! - single-event requests per second (8 concurrent clients),
+//! - release-detail latency p50/p99 for a 10-environment × 3-application ×
+//!   10-step release,
+//! - releases-page latency with 100,000 releases in the product.
+
+use std::time::{Duration, Instant};
+
+use app::server::auth::{create_token, Role};
+use app::server::db::Db;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+const ENVS: usize = 10;
+const APPS: usize = 3;
+const STEPS: usize = 10;
+
+fn at(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(1_714_557_600 + seconds, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn envelope(id: String, kind: &str, seconds: i64, data: Value) -> Value {
+    json!({"specversion": "1.0", "id": id, "source": "bench", "type": kind, "time": at(seconds), "data": data})
+}
+
+/// A linear flow of `ENVS` environments, each deploying `APPS` applications
+/// with a pre-action (except the trigger) and a post-action.
+fn flow() -> Value {
+    let envs: Vec<Value> = (0..ENVS)
+        .map(|e| {
+            json!({
+                "name": format!("env{e}"),
+                "depends_on": if e == 0 { vec![] } else { vec![format!("env{}", e - 1)] },
+                "applications": (0..APPS).map(|a| format!("app{a}")).collect::<Vec<_>>(),
+                "pre_action": if e == 0 { Value::Null } else { json!("pre") },
+                "post_action": "post",
+            })
+        })
+        .collect();
+    json!({"name": "big", "trigger": "env0", "environments": envs})
+}
+
+fn created(product: &str, key: &str, n: i64) -> Value {
+    envelope(
+        format!("{product}-{key}"),
+        "release.created",
+        n,
+        json!({"product": product, "release": key, "flow": flow(), "version": "1.0.0",
+               "commit": {"sha": format!("{n:040x}"), "message": format!("Change {n} for ABC-{n}"),
+                          "author": {"name": "Bench", "email": "bench@example.com"}}}),
+    )
+}
+
+fn snapshot(
+    product: &str,
+    key: &str,
+    id: String,
+    run: String,
+    env: usize,
+    app: usize,
+    phase: &str,
+    seconds: i64,
+) -> Value {
+    let steps: Vec<Value> = (0..STEPS)
+        .map(|s| json!({"name": format!("step-{s}"), "status": if s % 3 == 0 { "success" } else { "running" },
+                        "started_at": at(seconds), "logs": "ok\n".repeat(20)}))
+        .collect();
+    envelope(
+        id,
+        "workflow.updated",
+        seconds,
+        json!({"product": product, "release": key, "environment": format!("env{env}"), "phase": phase,
+               "run": {"id": run, "workflow": phase, "application": format!("app{app}"), "status": "running",
+                       "started_at": at(seconds), "url": "https://argo.example.com/wf"},
+               "steps": steps}),
+    )
+}
+
+struct Bench {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Bench {
+    async fn post(&self, body: &Value, content_type: &str) {
+        let response = self
+            .client
+            .post(format!("{}/api/v1/events", self.base))
+            .bearer_auth(&self.token)
+            .header("content-type", content_type)
+            .body(serde_json::to_vec(body).expect("json"))
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(
+            response.status(),
+            200,
+            "{}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+
+    async fn latency(&self, path: &str, n: usize) -> (Duration, Duration) {
+        let mut times = Vec::with_capacity(n);
+        for _ in 0..n {
+            let start = Instant::now();
+            let response = self
+                .client
+                .get(format!("{}{path}", self.base))
+                .send()
+                .await
+                .expect("get");
+            assert_eq!(response.status(), 200);
+            response.bytes().await.expect("body");
+            times.push(start.elapsed());
+        }
+        times.sort();
+        (times[n / 2], times[(n * 99 / 100).min(n - 1)])
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Db::connect(&format!("sqlite://{}/bench.db", dir.path().display()))
+        .await
+        .expect("db");
+    db.migrate().await.expect("migrate");
+    let token = create_token(&db, Role::Ingest, "bench")
+        .await
+        .expect("token");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let launch = server::Launch {
+        db: db.clone(),
+        anonymous_read: true,
+        demo: None,
+    };
+    tokio::spawn(server::launch(launch, listener, std::future::pending()));
+    let bench = Bench {
+        client: reqwest::Client::new(),
+        base,
+        token,
+    };
+
+    // 1. Batches of 500 snapshots: new runs spread over 20 releases.
+    let releases: Vec<Value> = (0..20)
+        .map(|r| created("ingest", &format!("r{r}"), r))
+        .collect();
+    bench
+        .post(
+            &Value::Array(releases),
+            "application/cloudevents-batch+json",
+        )
+        .await;
+    let batches = 20;
+    let start = Instant::now();
+    for b in 0..batches {
+        let events: Vec<Value> = (0..500)
+            .map(|i| {
+                let n = b * 500 + i;
+                snapshot(
+                    "ingest",
+                    &format!("r{}", n % 20),
+                    format!("s{n}"),
+                    format!("run{}", n % 3000),
+                    (n / 20) % ENVS,
+                    n % APPS,
+                    if (n / 20) % ENVS == 0 { "post" } else { "pre" },
+                    100 + n as i64,
+                )
+            })
+            .collect();
+        bench
+            .post(&Value::Array(events), "application/cloudevents-batch+json")
+            .await;
+    }
+    let rate = (batches * 500) as f64 / start.elapsed().as_secs_f64();
+    println!("ingest, batches of 500 workflow.updated: {rate:.0} events/s (target >= 10000)");
+
+    // 2. Single-event requests, 8 clients at once.
+    bench
+        .post(&created("single", "s", 0), "application/cloudevents+json")
+        .await;
+    let total = 2000;
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..8 {
+        let client = bench.client.clone();
+        let (base, token) = (bench.base.clone(), bench.token.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in (c..total).step_by(8) {
+                let event = envelope(format!("h{i}"), "application.health", i as i64,
+                    json!({"product": "single", "environment": format!("env{}", i % ENVS), "application": "app0", "health": "Healthy"}));
+                let response = client.post(format!("{base}/api/v1/events")).bearer_auth(&token)
+                    .header("content-type", "application/cloudevents+json").json(&event).send().await.expect("post");
+                assert_eq!(response.status(), 200);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("client");
+    }
+    let rate = total as f64 / start.elapsed().as_secs_f64();
+    println!("single-event requests: {rate:.0} requests/s (target >= 1000)");
+
+    // 3. Release detail: 10 environments x 3 applications x 10 steps, every run reported.
+    bench
+        .post(&created("detail", "d", 0), "application/cloudevents+json")
+        .await;
+    let mut events = Vec::new();
+    for env in 0..ENVS {
+        for app in 0..APPS {
+            for phase in ["pre", "post"] {
+                if env == 0 && phase == "pre" {
+                    continue;
+                }
+                let run = format!("d-{env}-{app}-{phase}");
+                events.push(snapshot(
+                    "detail",
+                    "d",
+                    run.clone(),
+                    run,
+                    env,
+                    app,
+                    phase,
+                    10,
+                ));
+            }
+        }
+    }
+    bench
+        .post(&Value::Array(events), "application/cloudevents-batch+json")
+        .await;
+    let (p50, p99) = bench
+        .latency("/api/v1/products/detail/releases/1", 300)
+        .await;
+    println!(
+        "release detail (10 env x 3 app x 10 steps): p50 {} p99 {} (target p50 < 5 ms)",
+        ms(p50),
+        ms(p99)
+    );
+
+    // 4. Releases page at 100,000 releases: one ingested, the rest copied in SQL.
+    bench
+        .post(&created("page", "p1", 0), "application/cloudevents+json")
+        .await;
+    let fill = Instant::now();
+    sqlx::query(
+        "INSERT INTO releases (product_id, id, release_key, flow, flow_name, commit_sha, commit_message, \
+         author_name, author_email, commit_url, commit_time, version, changes, created_at, updated_at, \
+         status, superseded_by, environments) \
+         WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) \
+         SELECT r.product_id, n.i, 'p' || n.i, r.flow, r.flow_name, printf('%040x', n.i), \
+         'Change ' || n.i || ' by the bench', r.author_name, r.author_email, r.commit_url, r.commit_time, \
+         r.version, r.changes, r.created_at + n.i, r.updated_at + n.i, \
+         CASE n.i % 10 WHEN 0 THEN 'failed' WHEN 1 THEN 'terminated' ELSE 'successful' END, NULL, r.environments \
+         FROM n, releases r JOIN products p ON p.id = r.product_id WHERE p.slug = 'page' AND r.id = 1",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("fill");
+    sqlx::query("UPDATE products SET last_release_id = 100000 WHERE slug = 'page'")
+        .execute(&db.pool)
+        .await
+        .expect("counter");
+    sqlx::query("ANALYZE")
+        .execute(&db.pool)
+        .await
+        .expect("analyze");
+    println!(
+        "(filled 100,000 releases in {:.1} s)",
+        fill.elapsed().as_secs_f64()
+    );
+    for (what, path) in [
+        ("first page", "/api/v1/products/page/releases"),
+        (
+            "status=failed",
+            "/api/v1/products/page/releases?status=failed",
+        ),
+        (
+            "q=sha prefix",
+            "/api/v1/products/page/releases?q=00000000000000000000000000000000000186a0",
+        ),
+        ("q=message word", "/api/v1/products/page/releases?q=bench"),
+        ("limit=200", "/api/v1/products/page/releases?limit=200"),
+    ] {
+        let (p50, p99) = bench.latency(path, 100).await;
+        println!(
+            "releases page at 100,000 releases, {what}: p50 {} p99 {} (target < 20 ms)",
+            ms(p50),
+            ms(p99)
+        );
+    }
+}

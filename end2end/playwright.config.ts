@@ -19,6 +19,8 @@ const serverBin = process.env.SERVER_BIN ?? "../target/debug/server";
 
 export default defineConfig({
   testDir: "./tests",
+  // Seeds the fresh database through the API once the server is up.
+  globalSetup: "./tests/global-setup.ts",
   timeout: 30_000,
   expect: { timeout: 5_000 },
   fullyParallel: true,

@@ -103,8 +103,8 @@ fn EnvChanges(product: String, env: EnvNotes) -> impl IntoView {
         <details class="card disclosure notes__env" data-testid="env-notes" data-env=env.name.clone()>
             <summary>
                 <span class="notes__env-name">{summary}</span>
-                " " <span class="muted">{since}</span>
             </summary>
+            <p class="muted notes__since">{since}</p>
             <Changes changes=env.changes prefix=prefix />
         </details>
     }

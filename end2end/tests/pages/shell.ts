@@ -16,7 +16,8 @@ export class Shell {
 
   /** Waits until the WASM has hydrated the page: clicks before that are lost. */
   async waitForHydration() {
-    await expect(this.page.locator("body")).toHaveAttribute("data-hydrated", "true");
+    // Debug WASM on a loaded 2-core machine can take several seconds.
+    await expect(this.page.locator("body")).toHaveAttribute("data-hydrated", "true", { timeout: 20_000 });
   }
 
   async theme(): Promise<string | null> {

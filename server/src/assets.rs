@@ -78,7 +78,11 @@ fn compress_file(
 const BROTLI_BEST_QUALITY_LIMIT: usize = 4 * 1024 * 1024;
 
 fn brotli_bytes(input: &[u8]) -> std::io::Result<Vec<u8>> {
-    let quality = if input.len() > BROTLI_BEST_QUALITY_LIMIT { 9 } else { 11 };
+    let quality = if input.len() > BROTLI_BEST_QUALITY_LIMIT {
+        9
+    } else {
+        11
+    };
     let mut output = Vec::with_capacity(input.len() / 3);
     {
         let mut writer = brotli::CompressorWriter::new(&mut output, 64 * 1024, quality, 22);

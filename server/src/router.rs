@@ -50,9 +50,16 @@ pub async fn launch(
         tokio::spawn(crate::demo::run(state.clone(), options, with_history));
     }
     crate::assets::precompress_in_background(site_pkg_dir(&state.leptos_options));
+    tokio::spawn(app::server::stream::run_tailer(state.clone()));
+    let streams = state.shutdown.clone();
     let app = router(state);
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Live streams never end by themselves: end them, so draining
+            // finishes.
+            streams.send_replace(true);
+        })
         .await
 }
 

@@ -49,6 +49,8 @@ pub enum DbError {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// The URL connected to, for connections outside the pool (`LISTEN`).
+    url: String,
 }
 
 impl Db {
@@ -95,7 +97,13 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(DbError::Connect)?;
-        Ok(Db { pool, backend })
+        Ok(Db { pool, backend, url })
+    }
+
+    /// The URL this pool connects to. It may hold a password: never log it
+    /// (see `redact`).
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// Applies every pending migration of this backend.

@@ -9,3 +9,4 @@ pub mod rest;
 pub mod service;
 pub mod state;
 pub mod store;
+pub mod stream;

@@ -22,6 +22,7 @@ use crate::views::{
     ReleaseQuery, ReleaseRef,
 };
 
+use super::db::Backend;
 use super::ingest::{Command, Event, WorkflowUpdated};
 use super::notes;
 use super::state::{AppState, ChangeNotice};
@@ -135,16 +136,31 @@ impl Batch {
 pub async fn apply_events(state: &AppState, events: Vec<Event>) -> Result<IngestOutcome, AppError> {
     let _writer = state.writer().await;
     let mut tx = state.db.pool.begin().await.or_internal()?;
+    if state.db.backend == Backend::Postgres {
+        // One writer at a time across replicas: change ids are then
+        // committed in order, so a live stream reading them never skips one.
+        sqlx::query("SELECT pg_advisory_xact_lock(7283730)")
+            .execute(&mut *tx)
+            .await
+            .or_internal()?;
+    }
     let now = Utc::now().timestamp_millis();
     let mut batch = Batch::default();
     for event in &events {
         apply(&mut tx, &mut batch, event, now).await?;
     }
     let notices = rederive(&mut tx, &batch, now).await?;
+    if state.db.backend == Backend::Postgres && !notices.is_empty() {
+        // Delivered at commit to every replica's stream tailer.
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(super::stream::NOTIFY_CHANNEL)
+            .execute(&mut *tx)
+            .await
+            .or_internal()?;
+    }
     tx.commit().await.or_internal()?;
-    for notice in notices {
-        // No subscriber is not an error: nobody is watching.
-        let _ = state.changes.send(notice);
+    if !notices.is_empty() {
+        state.committed.notify_one();
     }
     Ok(batch.outcome)
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
-use tokio::sync::{broadcast, Mutex};
+use tokio::sync::{broadcast, watch, Mutex, Notify};
 
 use super::db::{Backend, Db};
 
@@ -39,8 +39,14 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub settings: Arc<Settings>,
-    /// Change notices, sent after each committed write.
+    /// Change notices for the live streams, in id order (sent by the
+    /// tailer in `stream`, which reads them back from the `changes` table).
     pub changes: broadcast::Sender<ChangeNotice>,
+    /// Woken after each committed write, so the tailer reads the new changes.
+    pub committed: Arc<Notify>,
+    /// Set to `true` when the server shuts down: live streams end, so the
+    /// graceful shutdown does not wait for them forever.
+    pub shutdown: watch::Sender<bool>,
     /// Serialises writers on SQLite: a deferred SQLite transaction that
     /// starts reading and then writes fails with `SQLITE_BUSY` when another
     /// writer got there first, so writers queue here instead. Unused on
@@ -52,11 +58,14 @@ impl AppState {
     /// State around `db`, with a fresh change channel.
     pub fn new(leptos_options: LeptosOptions, db: Db, settings: Settings) -> AppState {
         let (changes, _) = broadcast::channel(CHANGE_CHANNEL_CAPACITY);
+        let (shutdown, _) = watch::channel(false);
         AppState {
             leptos_options,
             db,
             settings: Arc::new(settings),
             changes,
+            committed: Arc::new(Notify::new()),
+            shutdown,
             write_lock: Arc::new(Mutex::new(())),
         }
     }

@@ -54,6 +54,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(releases::list_releases))
         .routes(routes!(releases::release_detail))
         .routes(routes!(releases::release_notes))
+        .routes(routes!(super::stream::stream))
         .split_for_parts()
 }
 

@@ -1,0 +1,318 @@
+//! Live updates (SPEC §5): `GET /api/v1/stream`, server-sent events.
+//!
+//! Every committed change has a row in the `changes` table, with a
+//! monotonically increasing id. One tailer task per server process reads
+//! new rows in id order and broadcasts them to the open streams; it wakes
+//! when this process commits and, on PostgreSQL, when any replica does
+//! (`LISTEN`/`NOTIFY`), so a change made anywhere reaches every client.
+//! Writers are serialised (SQLite: in-process lock; PostgreSQL: an advisory
+//! lock), so ids are committed in order and a reader never skips one.
+//!
+//! A client that reconnects with `Last-Event-ID` first gets every change it
+//! missed from the table, then the live ones; when what it missed is older
+//! than the table keeps, it gets a `reset` event and reloads.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures_util::stream::{self, Stream};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, watch};
+
+use super::auth::Reader;
+use super::db::Backend;
+use super::state::{AppState, ChangeNotice};
+use super::store::changes;
+use crate::error::AppError;
+
+/// The PostgreSQL channel on which every commit is announced.
+pub const NOTIFY_CHANNEL: &str = "releases_changes";
+/// How often an idle stream sends a comment, so proxies keep it open.
+const HEARTBEAT: Duration = Duration::from_secs(15);
+/// The most changes replayed to one reconnecting client; beyond, `reset`.
+const MAX_REPLAY: i64 = 10_000;
+/// How many changes the table keeps for replay.
+pub const RETAINED_CHANGES: i64 = 100_000;
+
+/// Which changes a stream wants.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    pub product: Option<String>,
+    pub release: Option<i64>,
+}
+
+impl Filter {
+    /// Reads `product` and `release` from the query; a release that is not
+    /// a number is a 400 naming the parameter.
+    pub fn parse(params: &BTreeMap<String, String>) -> Result<Filter, AppError> {
+        let product = params.get("product").filter(|p| !p.is_empty()).cloned();
+        let release = match params.get("release").filter(|r| !r.is_empty()) {
+            None => None,
+            Some(value) => Some(value.parse::<i64>().map_err(|_| {
+                AppError::invalid(
+                    "release",
+                    format!("release must be a release id (a number), got {value:?}"),
+                )
+            })?),
+        };
+        Ok(Filter { product, release })
+    }
+
+    fn matches(&self, notice: &ChangeNotice) -> bool {
+        self.product.as_ref().is_none_or(|p| *p == notice.product)
+            && self.release.is_none_or(|r| notice.release == Some(r))
+    }
+}
+
+/// `GET /api/v1/stream?product=&release=` (role `viewer`).
+#[utoipa::path(get, path = "/api/v1/stream", tag = "live",
+    security((), ("bearer" = [])),
+    params(
+        ("product" = Option<String>, Query, description = "Only changes of this product"),
+        ("release" = Option<i64>, Query, description = "Only changes of this release id"),
+        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event id: every change since is sent first, or a `reset` event when they are no longer kept")),
+    responses(
+        (status = 200, description = "`text/event-stream`: one event per committed change, `id:` the change id, `event:` `release` or `product` (or `reset`), `data:` a JSON summary naming `product` and `release`; a comment heartbeat every 15 s", content_type = "text/event-stream"),
+        (status = 400, description = "A `release` or `Last-Event-ID` that is not a number"),
+        (status = 401, description = "No token and anonymous read is off, or an unknown token"),
+        (status = 403, description = "A token without read access")))]
+pub async fn stream(
+    State(state): State<AppState>,
+    _reader: Reader,
+    Query(params): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, AppError> {
+    let filter = Filter::parse(&params)?;
+    let last_event_id = match headers.get("last-event-id").and_then(|v| v.to_str().ok()) {
+        None | Some("") => None,
+        Some(value) => Some(value.trim().parse::<i64>().map_err(|_| {
+            AppError::invalid(
+                "Last-Event-ID",
+                format!("expected an event id (a number), got {value:?}"),
+            )
+        })?),
+    };
+    // Subscribe before reading the backlog: whatever commits in between is
+    // in both, and the id check drops the second copy.
+    let live = state.changes.subscribe();
+    let shutdown = state.shutdown.subscribe();
+    let mut conn = state.db.pool.acquire().await.map_err(AppError::internal)?;
+    let (oldest, newest) = changes::bounds(&mut conn).await?;
+    let mut start = Cursor {
+        position: newest,
+        backlog: VecDeque::new(),
+        reset: false,
+    };
+    if let Some(last) = last_event_id {
+        let missed_too_much =
+            last > newest || (oldest > 0 && last + 1 < oldest) || newest - last > MAX_REPLAY;
+        if missed_too_much {
+            start.reset = true;
+        } else {
+            start.backlog = changes::since(&mut conn, last, MAX_REPLAY).await?.into();
+            start.position = last;
+        }
+    }
+    drop(conn);
+    let events = stream::unfold(
+        Subscriber {
+            state,
+            filter,
+            cursor: start,
+            live,
+            shutdown,
+        },
+        next_event,
+    );
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT)))
+}
+
+struct Cursor {
+    /// The id of the last change sent or skipped.
+    position: i64,
+    backlog: VecDeque<ChangeNotice>,
+    reset: bool,
+}
+
+struct Subscriber {
+    state: AppState,
+    filter: Filter,
+    cursor: Cursor,
+    live: broadcast::Receiver<ChangeNotice>,
+    shutdown: watch::Receiver<bool>,
+}
+
+async fn next_event(mut sub: Subscriber) -> Option<(Result<SseEvent, Infallible>, Subscriber)> {
+    loop {
+        if sub.cursor.reset {
+            sub.cursor.reset = false;
+            let event = SseEvent::default()
+                .event("reset")
+                .id(sub.cursor.position.to_string())
+                .data(
+                    r#"{"reason":"the changes since your last event are no longer kept: reload"}"#,
+                );
+            return Some((Ok(event), sub));
+        }
+        if let Some(notice) = sub.cursor.backlog.pop_front() {
+            if notice.id <= sub.cursor.position {
+                continue;
+            }
+            sub.cursor.position = notice.id;
+            if sub.filter.matches(&notice) {
+                return Some((Ok(to_event(&notice)), sub));
+            }
+            continue;
+        }
+        if *sub.shutdown.borrow() {
+            return None;
+        }
+        tokio::select! {
+            _ = sub.shutdown.changed() => return None,
+            received = sub.live.recv() => match received {
+                Ok(notice) => sub.cursor.backlog.push_back(notice),
+                // Fell behind the channel: catch up from the table.
+                Err(RecvError::Lagged(_)) => {
+                    let Ok(mut conn) = sub.state.db.pool.acquire().await else { return None };
+                    match changes::since(&mut conn, sub.cursor.position, MAX_REPLAY).await {
+                        Ok(rows) => sub.cursor.backlog.extend(rows),
+                        Err(_) => return None,
+                    }
+                }
+                Err(RecvError::Closed) => return None,
+            },
+        }
+    }
+}
+
+fn to_event(notice: &ChangeNotice) -> SseEvent {
+    let mut data = serde_json::json!({
+        "product": notice.product,
+        "release": notice.release,
+    });
+    if let (Some(target), Some(summary)) = (data.as_object_mut(), notice.summary.as_object()) {
+        for (key, value) in summary {
+            target.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+    }
+    SseEvent::default()
+        .event(notice.kind.as_str())
+        .id(notice.id.to_string())
+        .data(data.to_string())
+}
+
+/// Broadcasts committed changes in id order until shutdown. Wakes on this
+/// process's commits (`AppState::committed`), on PostgreSQL notifications
+/// from any replica, and once a second in case a wake-up was missed.
+pub async fn run_tailer(state: AppState) {
+    let mut position = match state.db.pool.acquire().await {
+        Ok(mut conn) => changes::bounds(&mut conn)
+            .await
+            .map(|(_, newest)| newest)
+            .unwrap_or(0),
+        Err(_) => 0,
+    };
+    let mut listener = match state.db.backend {
+        Backend::Postgres => match sqlx::postgres::PgListener::connect(state.db.url()).await {
+            Ok(mut listener) => match listener.listen(NOTIFY_CHANNEL).await {
+                Ok(()) => Some(listener),
+                Err(error) => {
+                    tracing::error!(%error, "cannot LISTEN for changes of other replicas");
+                    None
+                }
+            },
+            Err(error) => {
+                tracing::error!(%error, "cannot connect to LISTEN for changes of other replicas");
+                None
+            }
+        },
+        Backend::Sqlite => None,
+    };
+    let mut shutdown = state.shutdown.subscribe();
+    let mut pruned_at = std::time::Instant::now();
+    loop {
+        let notified = async {
+            match listener.as_mut() {
+                Some(listener) => {
+                    tokio::select! {
+                        _ = state.committed.notified() => {},
+                        _ = listener.recv() => {},
+                    }
+                }
+                None => state.committed.notified().await,
+            }
+        };
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = notified => {},
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {},
+        }
+        let Ok(mut conn) = state.db.pool.acquire().await else {
+            continue;
+        };
+        loop {
+            match changes::since(&mut conn, position, 1000).await {
+                Ok(rows) if rows.is_empty() => break,
+                Ok(rows) => {
+                    for notice in rows {
+                        position = notice.id;
+                        // Nobody listening is not an error.
+                        let _ = state.changes.send(notice);
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        if pruned_at.elapsed() > Duration::from_secs(600) {
+            pruned_at = std::time::Instant::now();
+            if let Err(error) = changes::prune(&mut conn, RETAINED_CHANGES).await {
+                tracing::warn!(error = %error, "cannot prune the change log");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notice(id: i64, product: &str, release: Option<i64>) -> ChangeNotice {
+        ChangeNotice {
+            id,
+            kind: "release".into(),
+            product: product.into(),
+            release,
+            summary: serde_json::json!({"status": "running"}),
+        }
+    }
+
+    #[test]
+    fn filters_by_product_and_release() {
+        let all = Filter::default();
+        let checkout = Filter {
+            product: Some("checkout".into()),
+            release: None,
+        };
+        let twelve = Filter {
+            product: Some("checkout".into()),
+            release: Some(12),
+        };
+        assert!(all.matches(&notice(1, "search", Some(3))));
+        assert!(checkout.matches(&notice(1, "checkout", None)));
+        assert!(!checkout.matches(&notice(1, "search", Some(12))));
+        assert!(twelve.matches(&notice(1, "checkout", Some(12))));
+        assert!(!twelve.matches(&notice(1, "checkout", Some(11))));
+        assert!(!twelve.matches(&notice(1, "checkout", None)));
+    }
+
+    #[test]
+    fn a_release_filter_must_be_a_number() {
+        let params = BTreeMap::from([("release".to_string(), "twelve".to_string())]);
+        let error = Filter::parse(&params).expect_err("invalid");
+        assert_eq!(error.to_json()["error"]["field"], "release");
+    }
+}

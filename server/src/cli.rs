@@ -158,6 +158,17 @@ async fn execute(cli: Cli) -> Result<(), String> {
                 anonymous_read,
                 "serving"
             );
+            if demo.is_some() {
+                // A token to try the API with: operator, so it can read and
+                // restart, but not post events behind the simulator's back.
+                let token = auth::create_token(&db, Role::Operator, "demo")
+                    .await
+                    .map_err(|e| format!("cannot store the demo token: {e}"))?;
+                println!(
+                    "\nReleases demo: open http://{address}\n\
+                     Try the API:   curl -H 'Authorization: Bearer {token}' http://{address}/api/v1/products\n"
+                );
+            }
             crate::launch(
                 Launch {
                     db,

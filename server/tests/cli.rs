@@ -151,3 +151,74 @@ fn serve_logs_json_and_exits_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn demo_prints_where_to_open_the_ui_and_a_working_token() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut child = server()
+        .env("RUST_LOG", "warn")
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &format!("sqlite://{}/demo.db", dir.path().display()),
+            "demo",
+            "--seed",
+            "3",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut address = None;
+    let mut token = None;
+    while token.is_none() {
+        let line = lines.next().expect("a line").expect("utf-8");
+        if let Some(url) = line.strip_prefix("Releases demo: open ") {
+            address = Some(url.trim().to_string());
+        }
+        if let Some(rest) = line.split("Bearer ").nth(1) {
+            token = rest.split('\'').next().map(str::to_string);
+        }
+    }
+    let address = address.expect("the UI address is printed first");
+    let token = token.expect("token");
+    assert!(address.starts_with("http://127.0.0.1:"), "{address}");
+    assert!(token.starts_with("rls_"), "{token}");
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let status = runtime.block_on(async {
+        reqwest::Client::new()
+            .get(format!("{address}/api/v1/products"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("request")
+            .status()
+    });
+    assert_eq!(status, 200);
+    let status = runtime.block_on(async {
+        reqwest::Client::new()
+            .get(format!("{address}/api/v1/products"))
+            .bearer_auth("rls_not-a-token")
+            .send()
+            .await
+            .expect("request")
+            .status()
+    });
+    assert_eq!(status, 401);
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while child.try_wait().expect("wait").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the demo did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -43,6 +43,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_theme();
     provide_clock();
+    crate::live::provide_live();
 
     // A marker for tests and tooling: the page is interactive from here on.
     Effect::new(move |_| {

@@ -6,6 +6,7 @@ use leptos_router::components::A;
 
 use crate::components::icons::Logo;
 use crate::components::theme::ThemeToggle;
+use crate::live::LiveIndicator;
 
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
@@ -21,8 +22,9 @@ pub fn Layout(children: Children) -> impl IntoView {
                     <A href="/" exact=true>"Environments"</A>
                 </nav>
                 <div class="site-header__end">
-                    // The live-updates indicator renders here.
-                    <div class="live-slot" id="live-slot" data-testid="live-slot"></div>
+                    <div class="live-slot" id="live-slot" data-testid="live-slot">
+                        <LiveIndicator />
+                    </div>
                     <ThemeToggle />
                 </div>
             </div>

@@ -12,7 +12,9 @@ use crate::views::{EnvOverview, ProductOverview};
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
-    let products = Resource::new(|| (), |()| list_products());
+    // Every committed change anywhere refetches the dashboard in place.
+    let changes = crate::live::follow(|| None, || None);
+    let products = Resource::new(move || changes.get(), |_| list_products());
     view! {
         <Title text="Environments" />
         <section class="page" data-testid="dashboard">
@@ -20,7 +22,7 @@ pub fn DashboardPage() -> impl IntoView {
                 <h1>"Environments"</h1>
                 <p class="page__lead">"Every product, and what runs in each of its environments."</p>
             </header>
-            <Suspense fallback=|| view! { <p class="loading" role="status">"Loading products…"</p> }>
+            <Transition fallback=|| view! { <p class="loading" role="status">"Loading products…"</p> }>
                 {move || Suspend::new(async move {
                     match products.await {
                         Ok(list) if list.products.is_empty() => view! { <EmptyDashboard /> }.into_any(),
@@ -37,7 +39,7 @@ pub fn DashboardPage() -> impl IntoView {
                         Err(error) => view! { <ErrorPage error=error /> }.into_any(),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </section>
     }
 }

@@ -73,9 +73,12 @@ pub fn ReleasePage() -> impl IntoView {
     let env_param = Memo::new(move |_| query.with(|q| q.get("env")));
     let error_param = Memo::new(move |_| query.with(|q| q.get("error")));
     // Keyed on the path only: `?env=`/`?error=` change the view, not the data.
+    // Changes to this release refetch it in place; the selection and the
+    // open panel live in the URL, so they stay.
+    let changes = crate::live::follow(move || Some(product.get()), move || id.get());
     let release = Resource::new(
-        move || (product.get(), id.get()),
-        |(product, id)| async move {
+        move || (product.get(), id.get(), changes.get()),
+        |(product, id, _)| async move {
             match id {
                 Some(id) => get_release(product, id).await,
                 None => Err(AppError::not_found("release ids are numbers")),
@@ -83,7 +86,7 @@ pub fn ReleasePage() -> impl IntoView {
         },
     );
     view! {
-        <Suspense fallback=|| view! { <p class="loading" role="status">"Loading the release…"</p> }>
+        <Transition fallback=|| view! { <p class="loading" role="status">"Loading the release…"</p> }>
             {move || Suspend::new(async move {
                 match release.await {
                     Ok(release) => view! {
@@ -93,7 +96,7 @@ pub fn ReleasePage() -> impl IntoView {
                     Err(error) => view! { <ErrorPage error=error /> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 

@@ -29,9 +29,19 @@ pub fn ReleasesPage() -> impl IntoView {
     let status = param(query, "status");
     let search = param(query, "q");
     let cursor = param(query, "cursor");
+    // Changes to this product's releases refetch the page in place.
+    let changes = crate::live::follow(move || Some(product.get()), || None);
     let page = Resource::new(
-        move || (product.get(), status.get(), search.get(), cursor.get()),
-        |(product, status, q, cursor)| list_releases(product, status, q, cursor),
+        move || {
+            (
+                product.get(),
+                status.get(),
+                search.get(),
+                cursor.get(),
+                changes.get(),
+            )
+        },
+        |(product, status, q, cursor, _)| list_releases(product, status, q, cursor),
     );
     let path = move || releases_path(&product.get());
 

@@ -8,6 +8,7 @@ use leptos_router::{path, SsrMode};
 use crate::components::layout::Layout;
 use crate::components::theme::{provide_theme, request_theme};
 use crate::components::time::provide_clock;
+use crate::routes::login::LoginPage;
 use crate::routes::{
     dashboard::DashboardPage, not_found::NotFound, notes::NotesPage, release::ReleasePage,
     releases::ReleasesPage,
@@ -62,6 +63,7 @@ pub fn App() -> impl IntoView {
                     // Async: the whole page renders on the server before it is
                     // sent, so deep links read fine without JavaScript.
                     <Route path=path!("/") view=DashboardPage ssr=SsrMode::Async />
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/products/:product") view=ReleasesPage ssr=SsrMode::Async />
                     <Route path=path!("/products/:product/releases") view=ReleasesPage ssr=SsrMode::Async />
                     <Route path=path!("/products/:product/releases/:id") view=ReleasePage ssr=SsrMode::Async />

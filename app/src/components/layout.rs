@@ -5,11 +5,13 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::components::icons::Logo;
+use crate::components::session::{provide_session, SessionMenu};
 use crate::components::theme::ThemeToggle;
 use crate::live::LiveIndicator;
 
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
+    let session = provide_session();
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="site-header" data-testid="site-header">
@@ -26,6 +28,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                         <LiveIndicator />
                     </div>
                     <ThemeToggle />
+                    <SessionMenu session=session />
                 </div>
             </div>
         </header>

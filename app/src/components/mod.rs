@@ -5,6 +5,7 @@ pub mod error_panel;
 pub mod graph;
 pub mod icons;
 pub mod layout;
+pub mod session;
 pub mod status;
 pub mod theme;
 pub mod time;

@@ -3,8 +3,9 @@
 //! Tokens are random, not passwords, so a fast hash is enough.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN, REFERER};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -81,10 +82,16 @@ pub async fn find_token_role(db: &Db, token: &str) -> Result<Option<Role>, AppEr
     Ok(role.as_deref().and_then(Role::parse))
 }
 
-/// Who is calling. Extracted from every API request: no `Authorization`
-/// header is `Anonymous`; a bearer token must be known (else 401).
-/// The session cookie of the login page (a later issue) becomes one more
-/// way to reach `Token`, here and nowhere else.
+/// The cookie of a signed-in browser. It holds the token pasted on the
+/// sign-in page (HttpOnly, SameSite=Strict), checked like a bearer token on
+/// every request, so revoking the token signs the browser out too.
+pub const SESSION_COOKIE: &str = "releases_session";
+
+/// Who is calling. Extracted from every API request and server function:
+/// a bearer token must be known (else 401); without one, a known session
+/// cookie counts as that token; otherwise the caller is `Anonymous`.
+/// Cookie-authenticated writes must come from this site's own pages (see
+/// `same_origin`), so another site cannot ride a signed-in browser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Caller {
     Anonymous,
@@ -124,7 +131,7 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let Some(header) = parts.headers.get(AUTHORIZATION) else {
-            return Ok(Caller::Anonymous);
+            return session_caller(parts, state).await;
         };
         let token = header
             .to_str()
@@ -140,6 +147,59 @@ impl FromRequestParts<AppState> for Caller {
             None => Err(AppError::Unauthorized),
         }
     }
+}
+
+/// The caller behind the session cookie, if any. A stale or unknown cookie
+/// is anonymous (the page stays readable where anonymous read is on); a
+/// write with a cookie from another origin is refused with 403.
+async fn session_caller(parts: &Parts, state: &AppState) -> Result<Caller, AppError> {
+    let Some(token) = session_token(&parts.headers) else {
+        return Ok(Caller::Anonymous);
+    };
+    let Some(role) = find_token_role(&state.db, &token).await? else {
+        return Ok(Caller::Anonymous);
+    };
+    let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe && !same_origin(&parts.headers) {
+        return Err(AppError::forbidden(
+            "cross-origin request refused: a signed-in browser may only write from this site's pages",
+        ));
+    }
+    Ok(Caller::Token(role))
+}
+
+/// The token in the session cookie, if the request carries one.
+pub fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim().to_string())
+        .filter(|value| !value.is_empty())
+}
+
+/// Whether the request comes from a page of this very site: its `Origin`
+/// (or, when a browser sends none, its `Referer`) names the `Host` it was
+/// sent to. A request with neither is refused.
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(HOST).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let source = headers
+        .get(ORIGIN)
+        .or_else(|| headers.get(REFERER))
+        .and_then(|v| v.to_str().ok());
+    let Some(source) = source else {
+        return false;
+    };
+    let authority = source
+        .strip_prefix("https://")
+        .or_else(|| source.strip_prefix("http://"))
+        .map(|rest| rest.split('/').next().unwrap_or_default());
+    authority.is_some_and(|authority| authority.eq_ignore_ascii_case(host))
 }
 
 /// A caller allowed to read (see `Caller::require_read`).
@@ -198,6 +258,47 @@ mod tests {
         assert_eq!(hash_token(&a), hash_token(&a));
         assert_ne!(hash_token(&a), hash_token(&b));
         assert!(!hash_token(&a).contains(&a[TOKEN_PREFIX.len()..]));
+    }
+
+    #[test]
+    fn same_origin_compares_origin_or_referer_with_host() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.insert(*name, axum::http::HeaderValue::from_static(value));
+            }
+            map
+        };
+        assert!(same_origin(&headers(&[
+            ("host", "rel.example:3000"),
+            ("origin", "http://rel.example:3000")
+        ])));
+        assert!(same_origin(&headers(&[
+            ("host", "rel.example"),
+            ("referer", "https://rel.example/products/x")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "rel.example"),
+            ("origin", "https://evil.example")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "rel.example"),
+            ("origin", "https://rel.example.evil.example")
+        ])));
+        assert!(!same_origin(&headers(&[("host", "rel.example")])));
+        assert!(!same_origin(&headers(&[("origin", "https://rel.example")])));
+    }
+
+    #[test]
+    fn the_session_token_is_read_from_its_cookie() {
+        let mut map = HeaderMap::new();
+        map.insert(
+            COOKIE,
+            axum::http::HeaderValue::from_static("theme=dark; releases_session=rls_abc; x=1"),
+        );
+        assert_eq!(session_token(&map).as_deref(), Some("rls_abc"));
+        map.insert(COOKIE, axum::http::HeaderValue::from_static("theme=dark"));
+        assert_eq!(session_token(&map), None);
     }
 
     #[test]

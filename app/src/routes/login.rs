@@ -1,0 +1,65 @@
+//! `/login` — sign a browser in by pasting an API token. An operator token
+//! allows restarting failed releases from the release page.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::session::SignIn;
+use crate::AppError;
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let query = use_query_map();
+    let next = move || {
+        query
+            .with(|q| q.get("next"))
+            .unwrap_or_else(|| "/".to_string())
+    };
+    let sign_in = ServerAction::<SignIn>::new();
+    let error = move || {
+        sign_in
+            .value()
+            .get()
+            .and_then(|result| result.err())
+            .map(|error| match error {
+                AppError::Unauthorized => {
+                    "This token is not known. Check that you pasted all of it.".to_string()
+                }
+                other => other.to_string(),
+            })
+    };
+    view! {
+        <Title text="Sign in" />
+        <section class="page page--narrow" data-testid="login-page">
+            <header class="page__header">
+                <h1>"Sign in"</h1>
+                <p class="page__lead">
+                    "Paste an API token. An operator token lets you restart failed releases; "
+                    "the browser keeps it in a cookie only this site can read."
+                </p>
+            </header>
+            <ActionForm action=sign_in attr:class="card login-form">
+                <label for="login-token">"Token"</label>
+                <input
+                    id="login-token"
+                    name="token"
+                    type="password"
+                    autocomplete="off"
+                    spellcheck="false"
+                    required
+                    placeholder="rls_…"
+                    data-testid="login-token"
+                />
+                <input type="hidden" name="next" value=next />
+                <p class="form-error" role="alert" data-testid="login-error">{error}</p>
+                <button type="submit" class="btn btn--primary" data-testid="login-submit">
+                    "Sign in"
+                </button>
+                <p class="login-form__hint">
+                    "Create one with " <code>"server token create --role operator"</code> "."
+                </p>
+            </ActionForm>
+        </section>
+    }
+}

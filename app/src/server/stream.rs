@@ -174,7 +174,23 @@ async fn next_event(mut sub: Subscriber) -> Option<(Result<SseEvent, Infallible>
         tokio::select! {
             _ = sub.shutdown.changed() => return None,
             received = sub.live.recv() => match received {
-                Ok(notice) => sub.cursor.backlog.push_back(notice),
+                Ok(notice) => {
+                    // A change between this stream's position and the
+                    // notice that the channel never carried (the tailer
+                    // read its starting point after this stream read its
+                    // backlog, at start-up): read it from the table
+                    // rather than skip it. Ids rarely have holes (a
+                    // PostgreSQL sequence value of a rolled-back write),
+                    // which only cost this one read.
+                    if notice.id > sub.cursor.position + 1 {
+                        let Ok(mut conn) = sub.state.db.pool.acquire().await else { return None };
+                        match changes::since(&mut conn, sub.cursor.position, MAX_REPLAY).await {
+                            Ok(rows) => sub.cursor.backlog.extend(rows),
+                            Err(_) => return None,
+                        }
+                    }
+                    sub.cursor.backlog.push_back(notice);
+                }
                 // Fell behind the channel: catch up from the table.
                 Err(RecvError::Lagged(_)) => {
                     let Ok(mut conn) = sub.state.db.pool.acquire().await else { return None };

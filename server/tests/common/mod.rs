@@ -151,7 +151,7 @@ pub fn backends() -> Vec<Backend> {
 }
 
 /// Creates a uniquely named database on the server of `base` and returns its URL.
-async fn fresh_postgres_database(base: &str) -> String {
+pub async fn fresh_postgres_database(base: &str) -> String {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let name = format!(
         "releases_t_{}_{}_{}",

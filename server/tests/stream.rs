@@ -1,0 +1,776 @@
+//! The live stream (SPEC §5, issue 6) against a real server on port 0, on
+//! SQLite and (when `TEST_POSTGRES_URL` is set) PostgreSQL, read as real
+//! server-sent events: delivery, filters, resume with `Last-Event-ID`,
+//! `reset`, heartbeat, auth, the end of streams on graceful shutdown, and
+//! two replicas (two server processes) on one PostgreSQL database.
+
+mod common;
+#[path = "common/sse.rs"]
+mod sse;
+
+use std::time::{Duration, Instant};
+
+use app::server::auth::Role;
+use app::server::db::Backend;
+use common::fixtures::{created, workflow};
+use common::{backends, TestServer};
+use serde_json::{json, Value};
+use sse::{Event, Item, Reader};
+use tokio::time::timeout;
+
+const BATCH: &str = "application/cloudevents-batch+json";
+/// The longest any single wait may take: generous, only a hang hits it.
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn server(backend: Backend) -> (TestServer, String) {
+    let server = TestServer::on(backend, true).await.expect("backend");
+    let token = server.token(Role::Ingest).await;
+    (server, token)
+}
+
+/// GETs the stream with `query` (`""` or `?…`), an optional `Last-Event-ID`
+/// and token.
+async fn request(
+    server: &TestServer,
+    query: &str,
+    last_event_id: Option<&str>,
+    token: Option<&str>,
+) -> reqwest::Response {
+    let mut request = server
+        .client
+        .get(server.url(&format!("/api/v1/stream{query}")));
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id);
+    }
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    timeout(WAIT, request.send())
+        .await
+        .expect("response headers in time")
+        .expect("request")
+}
+
+/// Opens the stream; once this returns the server has subscribed it.
+async fn open(server: &TestServer, query: &str, last_event_id: Option<i64>) -> Reader {
+    let id = last_event_id.map(|id| id.to_string());
+    let response = request(server, query, id.as_deref(), None).await;
+    assert_eq!(response.status(), 200, "GET /api/v1/stream{query}");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        content_type.starts_with("text/event-stream"),
+        "{content_type}"
+    );
+    Reader::new(response)
+}
+
+/// The next event, within `WAIT`.
+async fn next(reader: &mut Reader) -> Event {
+    timeout(WAIT, reader.next_event())
+        .await
+        .expect("an event within 10 s")
+        .expect("the stream is still open")
+}
+
+async fn take(reader: &mut Reader, n: usize) -> Vec<Event> {
+    let mut events = Vec::with_capacity(n);
+    for _ in 0..n {
+        events.push(next(reader).await);
+    }
+    events
+}
+
+async fn ingest(server: &TestServer, token: &str, events: Value) {
+    let response = server.post_events(token, BATCH, &events).await;
+    let status = response.status();
+    let body = response.text().await.expect("body");
+    assert_eq!(status, 200, "{body}");
+}
+
+/// What identifies a change on the wire: id, event name, product, release.
+fn key(event: &Event) -> (i64, String, String, Option<i64>) {
+    let data = event.json();
+    (
+        event.id(),
+        event.event.clone(),
+        data["product"].as_str().expect("product").to_string(),
+        data["release"].as_i64(),
+    )
+}
+
+fn keys(events: &[Event]) -> Vec<(i64, String, String, Option<i64>)> {
+    events.iter().map(key).collect()
+}
+
+/// The ids of the `changes` table, in order.
+async fn change_ids(server: &TestServer) -> Vec<i64> {
+    sqlx::query_scalar::<_, i64>("SELECT id FROM changes ORDER BY id")
+        .fetch_all(&server.db.pool)
+        .await
+        .expect("changes")
+}
+
+#[test]
+fn the_test_parser_reads_events_comments_and_every_line_end() {
+    let mut parser = sse::Parser::default();
+    parser.feed(b":\n\nid: 3\nevent: release\ndata: {\"a\"");
+    parser.feed(b":1}\r\ndata:x\r\n\r\ndata: y\r\rdata");
+    parser.feed(b"\n\n");
+    assert_eq!(parser.next(), Some(Item::Comment(String::new())));
+    assert_eq!(
+        parser.next(),
+        Some(Item::Event(Event {
+            id: Some("3".into()),
+            event: "release".into(),
+            data: "{\"a\":1}\nx".into(),
+        }))
+    );
+    let y = match parser.next() {
+        Some(Item::Event(event)) => event,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        (y.id, y.event.as_str(), y.data.as_str()),
+        (None, "message", "y")
+    );
+    let empty = match parser.next() {
+        Some(Item::Event(event)) => event,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(empty.data, "");
+    assert_eq!(parser.next(), None);
+}
+
+#[tokio::test]
+async fn each_committed_change_is_one_event_in_id_order() {
+    for backend in backends() {
+        let (server, token) = server(backend).await;
+        let mut reader = open(&server, "", None).await;
+
+        ingest(
+            &server,
+            &token,
+            json!([created("c1", "shop", "k1", "aaa", "m", 0)]),
+        )
+        .await;
+        let product = next(&mut reader).await;
+        assert_eq!(product.event, "product", "{product:?}");
+        assert_eq!(product.json()["product"], "shop");
+        assert_eq!(product.json()["release"], Value::Null);
+        let release = next(&mut reader).await;
+        assert_eq!(release.event, "release", "{release:?}");
+        let data = release.json();
+        assert_eq!(data["product"], "shop");
+        assert_eq!(data["release"], 1);
+        assert_eq!(data["key"], "k1");
+        assert_eq!(data["status"], "progressing");
+        assert!(release.id() > product.id());
+
+        // A request that fails is rolled back and publishes nothing.
+        let rejected = server
+            .post_events(
+                &token,
+                BATCH,
+                &json!([
+                    created("c2", "shop", "k2", "bbb", "m", 1),
+                    workflow("w0", "shop", "nope", "dev", "post", "r0", "smoke", "Running", 2),
+                ]),
+            )
+            .await;
+        assert_eq!(rejected.status(), 400);
+
+        ingest(
+            &server,
+            &token,
+            json!([workflow(
+                "w1", "shop", "k1", "dev", "post", "run-1", "smoke", "Running", 10
+            )]),
+        )
+        .await;
+        let updated = next(&mut reader).await;
+        assert_eq!(key(&updated).1, "release");
+        assert_eq!(updated.json()["release"], 1);
+        assert_eq!(
+            updated.json()["environments"][0]["status"],
+            "running",
+            "{}",
+            updated.data
+        );
+
+        ingest(
+            &server,
+            &token,
+            json!([created("c3", "shop", "k3", "ccc", "m", 20)]),
+        )
+        .await;
+        let second = next(&mut reader).await;
+        assert_eq!(second.event, "release");
+        assert_eq!(second.json()["release"], 2);
+        assert_eq!(second.json()["key"], "k3");
+
+        let ids: Vec<i64> = [&product, &release, &updated, &second]
+            .iter()
+            .map(|e| e.id())
+            .collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+        assert_eq!(ids, change_ids(&server).await, "one event per change");
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn filters_by_product_and_release() {
+    for backend in backends() {
+        let (server, token) = server(backend).await;
+        let mut all = open(&server, "", None).await;
+        let mut shop = open(&server, "?product=shop", None).await;
+        let mut shop_two = open(&server, "?product=shop&release=2", None).await;
+        let mut any_two = open(&server, "?release=2", None).await;
+        let mut empty = open(&server, "?product=&release=", None).await;
+
+        ingest(
+            &server,
+            &token,
+            json!([created("c1", "shop", "k1", "a", "m", 0)]),
+        )
+        .await;
+        ingest(
+            &server,
+            &token,
+            json!([
+                created("o1", "other", "k1", "c", "m", 2),
+                created("o2", "other", "k2", "d", "m", 3),
+            ]),
+        )
+        .await;
+        ingest(
+            &server,
+            &token,
+            json!([workflow(
+                "w1", "shop", "k1", "dev", "post", "r1", "smoke", "Running", 4
+            )]),
+        )
+        .await;
+        // The last change is shop#2 (a new release changes nothing else),
+        // which every stream wants: once a stream has it, it has everything
+        // it will ever get from before.
+        ingest(
+            &server,
+            &token,
+            json!([created("c2", "shop", "k2", "b", "m", 5)]),
+        )
+        .await;
+
+        // What the table holds is what the unfiltered stream must carry.
+        let rows: Vec<(i64, String, String, Option<i64>)> =
+            sqlx::query_as("SELECT id, kind, product, release_id FROM changes ORDER BY id")
+                .fetch_all(&server.db.pool)
+                .await
+                .expect("changes");
+        let everything = keys(&take(&mut all, rows.len()).await);
+        assert_eq!(everything, rows);
+        assert_eq!(
+            (
+                everything.last().expect("events").2.as_str(),
+                everything.last().expect("events").3
+            ),
+            ("shop", Some(2)),
+            "the premise: the last change is one every stream wants"
+        );
+        let last = everything.last().expect("events").0;
+        let expect = |keep: &dyn Fn(&str, Option<i64>) -> bool| {
+            everything
+                .iter()
+                .filter(|k| keep(&k.2, k.3))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        async fn until(reader: &mut Reader, last: i64) -> Vec<(i64, String, String, Option<i64>)> {
+            let mut got = Vec::new();
+            loop {
+                let event = next(reader).await;
+                let id = event.id();
+                got.push(key(&event));
+                if id >= last {
+                    return got;
+                }
+            }
+        }
+        let got_shop = until(&mut shop, last).await;
+        assert_eq!(got_shop, expect(&|p, _| p == "shop"));
+        assert_eq!(got_shop.len(), 4);
+        let got_shop_two = until(&mut shop_two, last).await;
+        assert_eq!(got_shop_two, expect(&|p, r| p == "shop" && r == Some(2)));
+        assert_eq!(got_shop_two.len(), 1);
+        let got_any_two = until(&mut any_two, last).await;
+        assert_eq!(got_any_two, expect(&|_, r| r == Some(2)));
+        assert_eq!(got_any_two.len(), 2);
+        // Empty parameters filter nothing.
+        assert_eq!(until(&mut empty, last).await, everything);
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_reconnects_gets_what_it_missed_in_order_once() {
+    for backend in backends() {
+        let (server, token) = server(backend).await;
+        let mut watcher = open(&server, "", None).await;
+        let mut client = open(&server, "", None).await;
+
+        ingest(
+            &server,
+            &token,
+            json!([created("c1", "shop", "k1", "a", "m", 0)]),
+        )
+        .await;
+        let seen = take(&mut client, 2).await;
+        let last = seen[1].id();
+        drop(client);
+
+        // Missed while disconnected: three commits, four changes.
+        ingest(
+            &server,
+            &token,
+            json!([workflow(
+                "w1", "shop", "k1", "dev", "post", "r1", "smoke", "Running", 1
+            )]),
+        )
+        .await;
+        ingest(
+            &server,
+            &token,
+            json!([workflow(
+                "w2",
+                "shop",
+                "k1",
+                "dev",
+                "post",
+                "r1",
+                "smoke",
+                "Succeeded",
+                2
+            )]),
+        )
+        .await;
+        ingest(
+            &server,
+            &token,
+            json!([created("o1", "other", "k1", "b", "m", 3)]),
+        )
+        .await;
+        let watched = take(&mut watcher, 6).await;
+        assert_eq!(keys(&watched[..2]), keys(&seen));
+        let missed = &watched[2..];
+
+        let mut client = open(&server, "", Some(last)).await;
+        let replayed = take(&mut client, missed.len()).await;
+        assert_eq!(
+            replayed, missed,
+            "the missed events, byte for byte, in order"
+        );
+
+        // Then live ones, with neither a duplicate nor a gap.
+        ingest(
+            &server,
+            &token,
+            json!([created("c2", "shop", "k2", "c", "m", 4)]),
+        )
+        .await;
+        let live = next(&mut client).await;
+        assert_eq!(live, next(&mut watcher).await);
+        let mut ids: Vec<i64> = seen.iter().chain(&replayed).map(Event::id).collect();
+        ids.push(live.id());
+        assert_eq!(ids, change_ids(&server).await);
+
+        // Resume honours filters; 0 means "from the beginning".
+        let mut other = open(&server, "?product=other", Some(0)).await;
+        let got = keys(&take(&mut other, 2).await);
+        let expected: Vec<_> = keys(&watched)
+            .into_iter()
+            .filter(|k| k.2 == "other")
+            .collect();
+        assert_eq!(got, expected);
+        let mut from_start = open(&server, "", Some(0)).await;
+        let mut all = watched.clone();
+        all.push(live.clone());
+        assert_eq!(take(&mut from_start, all.len()).await, all);
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_gap_the_server_no_longer_keeps_is_a_reset() {
+    for backend in backends() {
+        let (server, token) = server(backend).await;
+        let mut events = Vec::new();
+        for n in 0..4 {
+            events.push(created(
+                &format!("c{n}"),
+                "shop",
+                &format!("k{n}"),
+                "a",
+                "m",
+                n,
+            ));
+        }
+        ingest(&server, &token, Value::Array(events)).await;
+        let ids = change_ids(&server).await;
+        assert_eq!(ids.len(), 5);
+        let newest = *ids.last().expect("ids");
+
+        // An id beyond the newest (another database, say): reset, then live.
+        let mut ahead = open(&server, "", Some(newest + 100)).await;
+        let reset = next(&mut ahead).await;
+        assert_eq!(reset.event, "reset", "{reset:?}");
+        assert_eq!(reset.id(), newest, "a reset carries the id to resume from");
+        assert!(reset.json()["reason"].is_string(), "{}", reset.data);
+
+        // Pruned: only the newest two changes are kept.
+        {
+            let mut conn = server.db.pool.acquire().await.expect("conn");
+            let pruned = app::server::store::changes::prune(&mut conn, 2)
+                .await
+                .expect("prune");
+            assert_eq!(pruned, 3);
+        }
+        let kept = change_ids(&server).await;
+        assert_eq!(kept, ids[3..]);
+        let mut behind = open(&server, "", Some(ids[0])).await;
+        let reset = next(&mut behind).await;
+        assert_eq!(reset.event, "reset", "{reset:?}");
+        assert_eq!(reset.id(), newest);
+        // One short of the oldest kept is still a complete replay.
+        let mut just = open(&server, "", Some(ids[2])).await;
+        assert_eq!(
+            take(&mut just, 2)
+                .await
+                .iter()
+                .map(Event::id)
+                .collect::<Vec<_>>(),
+            kept
+        );
+
+        // After a reset, live changes follow.
+        ingest(
+            &server,
+            &token,
+            json!([workflow(
+                "w1", "shop", "k0", "dev", "post", "r1", "smoke", "Running", 9
+            )]),
+        )
+        .await;
+        for reader in [&mut ahead, &mut behind, &mut just] {
+            let live = next(reader).await;
+            assert_eq!(live.event, "release");
+            assert_eq!(live.id(), *change_ids(&server).await.last().expect("id"));
+        }
+
+        let bad = request(&server, "", Some("abc"), None).await;
+        assert_eq!(bad.status(), 400);
+        let body: Value = bad.json().await.expect("json");
+        assert_eq!(body["error"]["field"], "Last-Event-ID");
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn reads_need_a_token_with_read_access_and_a_numeric_release() {
+    for backend in backends() {
+        let server = TestServer::on(backend, false).await.expect("backend");
+        let viewer = server.token(Role::Viewer).await;
+        let operator = server.token(Role::Operator).await;
+        let ingest = server.token(Role::Ingest).await;
+
+        assert_eq!(request(&server, "", None, None).await.status(), 401);
+        assert_eq!(
+            request(&server, "", None, Some("rls_unknown"))
+                .await
+                .status(),
+            401
+        );
+        let forbidden = request(&server, "", None, Some(&ingest)).await;
+        assert_eq!(forbidden.status(), 403);
+        let body: Value = forbidden.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "forbidden");
+        for token in [&viewer, &operator] {
+            let ok = request(&server, "?product=shop", None, Some(token)).await;
+            assert_eq!(ok.status(), 200);
+        }
+        let bad = request(&server, "?release=twelve", None, Some(&viewer)).await;
+        assert_eq!(bad.status(), 400);
+        let body: Value = bad.json().await.expect("json");
+        assert_eq!(body["error"]["field"], "release");
+        server.stop().await;
+
+        let server = TestServer::on(backend, true).await.expect("backend");
+        assert_eq!(request(&server, "", None, None).await.status(), 200);
+        assert_eq!(
+            request(&server, "", None, Some("rls_unknown"))
+                .await
+                .status(),
+            401
+        );
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn an_idle_stream_gets_a_comment_heartbeat_every_15_seconds() {
+    // The backends wait side by side: one 15 s wait in all.
+    let mut waits = Vec::new();
+    for backend in backends() {
+        waits.push(tokio::spawn(async move {
+            let (server, _) = server(backend).await;
+            let mut reader = open(&server, "", None).await;
+            let opened = Instant::now();
+            let item = timeout(Duration::from_secs(17), reader.next_item())
+                .await
+                .unwrap_or_else(|_| panic!("{backend:?}: no heartbeat within 17 s"));
+            let waited = opened.elapsed();
+            assert_eq!(item, Some(Item::Comment(String::new())), "{backend:?}");
+            assert!(
+                waited >= Duration::from_secs(14),
+                "{backend:?}: heartbeat after {waited:?}"
+            );
+            server.stop().await;
+        }));
+    }
+    for wait in waits {
+        wait.await.expect("heartbeat");
+    }
+}
+
+#[tokio::test]
+async fn streams_end_when_the_server_shuts_down() {
+    for backend in backends() {
+        let (server, token) = server(backend).await;
+        let mut reader = open(&server, "", None).await;
+        let mut resumed = open(&server, "", Some(0)).await;
+        ingest(
+            &server,
+            &token,
+            json!([created("c1", "shop", "k1", "a", "m", 0)]),
+        )
+        .await;
+        take(&mut reader, 2).await;
+        take(&mut resumed, 2).await;
+
+        let started = Instant::now();
+        timeout(Duration::from_secs(5), server.stop())
+            .await
+            .expect("graceful shutdown does not wait for open streams");
+        for reader in [&mut reader, &mut resumed] {
+            let end = timeout(Duration::from_secs(5), reader.next_item())
+                .await
+                .expect("the stream ends");
+            assert_eq!(end, None, "{backend:?}");
+        }
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+}
+
+mod replicas {
+    //! Two server processes on one PostgreSQL database.
+
+    use std::io::{BufRead, BufReader};
+    use std::process::{Child, Command, Stdio};
+
+    use super::*;
+
+    /// A `server serve` child process, killed if the test fails.
+    struct Replica {
+        child: Child,
+        address: String,
+    }
+
+    impl Replica {
+        fn start(database_url: &str) -> Replica {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+                .env_remove("LISTEN")
+                .env_remove("ANONYMOUS_READ")
+                .env("RUST_LOG", "info,sqlx=warn")
+                .args([
+                    "--database-url",
+                    database_url,
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--log-format",
+                    "json",
+                    "serve",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn the server");
+            let stderr = child.stderr.take().expect("stderr");
+            let (tx, rx) = std::sync::mpsc::channel();
+            // Reads the log to its end, so the server never blocks on a full pipe.
+            std::thread::spawn(move || {
+                let mut tx = Some(tx);
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    let Ok(entry) = serde_json::from_str::<Value>(&line) else {
+                        continue;
+                    };
+                    if let Some(address) = entry["fields"]["address"].as_str() {
+                        if let Some(tx) = tx.take() {
+                            let _ = tx.send(address.to_string());
+                        }
+                    }
+                }
+            });
+            let address = rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("the server reports its address");
+            Replica { child, address }
+        }
+
+        /// Stops with SIGTERM and expects a clean exit.
+        fn stop(mut self) {
+            let status = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status()
+                .expect("kill");
+            assert!(status.success());
+            let deadline = Instant::now() + Duration::from_secs(15);
+            loop {
+                if let Some(status) = self.child.try_wait().expect("wait") {
+                    assert!(status.success(), "exit status {status:?}");
+                    return;
+                }
+                assert!(Instant::now() < deadline, "the replica did not stop");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    impl Drop for Replica {
+        fn drop(&mut self) {
+            if let Ok(None) = self.child.try_wait() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+    }
+
+    async fn open(client: &reqwest::Client, replica: &Replica) -> Reader {
+        let response = timeout(
+            WAIT,
+            client
+                .get(format!("{}/api/v1/stream", replica.address))
+                .send(),
+        )
+        .await
+        .expect("in time")
+        .expect("request");
+        assert_eq!(response.status(), 200);
+        Reader::new(response)
+    }
+
+    async fn post(client: &reqwest::Client, replica: &Replica, token: &str, body: Value) {
+        let response = client
+            .post(format!("{}/api/v1/events", replica.address))
+            .bearer_auth(token)
+            .header("content-type", BATCH)
+            .json(&body)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(response.status(), 200);
+    }
+
+    #[tokio::test]
+    async fn a_change_ingested_by_one_replica_reaches_the_clients_of_the_other() {
+        let Ok(base) = std::env::var("TEST_POSTGRES_URL") else {
+            eprintln!("TEST_POSTGRES_URL is not set: the replica test is skipped");
+            return;
+        };
+        let url = common::fresh_postgres_database(&base).await;
+        // Migrates the database, then both replicas start on it.
+        let output = Command::new(env!("CARGO_BIN_EXE_server"))
+            .args([
+                "--database-url",
+                &url,
+                "token",
+                "create",
+                "--role",
+                "ingest",
+            ])
+            .output()
+            .expect("token create");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let token = String::from_utf8(output.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_string();
+        let a = Replica::start(&url);
+        let b = Replica::start(&url);
+        assert_ne!(a.address, b.address);
+        let client = reqwest::Client::new();
+        let mut on_a = open(&client, &a).await;
+        let mut on_b = open(&client, &b).await;
+
+        post(
+            &client,
+            &a,
+            &token,
+            json!([created("c1", "shop", "k1", "a", "m", 0)]),
+        )
+        .await;
+        let from_a = take(&mut on_b, 2).await;
+        assert_eq!(take(&mut on_a, 2).await, from_a);
+        assert_eq!(
+            keys(&from_a)
+                .into_iter()
+                .map(|k| (k.1, k.2, k.3))
+                .collect::<Vec<_>>(),
+            vec![
+                ("product".to_string(), "shop".to_string(), None),
+                ("release".to_string(), "shop".to_string(), Some(1)),
+            ]
+        );
+
+        // And the other way round, each within a NOTIFY, not only the
+        // tailer's once-a-second poll.
+        let mut slowest = Duration::ZERO;
+        for n in 0..5 {
+            let posted = Instant::now();
+            post(
+                &client,
+                &b,
+                &token,
+                json!([workflow(
+                    &format!("w{n}"),
+                    "shop",
+                    "k1",
+                    "dev",
+                    "post",
+                    "r1",
+                    "smoke",
+                    "Running",
+                    n + 1
+                )]),
+            )
+            .await;
+            let on_a_event = next(&mut on_a).await;
+            slowest = slowest.max(posted.elapsed());
+            assert_eq!(on_a_event.json()["release"], 1);
+            assert_eq!(next(&mut on_b).await, on_a_event);
+        }
+        eprintln!("replica delivery: slowest of 5 from B to A's client {slowest:?}");
+        drop(on_a);
+        drop(on_b);
+        a.stop();
+        b.stop();
+    }
+}

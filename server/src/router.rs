@@ -51,6 +51,11 @@ pub async fn launch(
     }
     crate::assets::precompress_in_background(site_pkg_dir(&state.leptos_options));
     tokio::spawn(app::server::stream::run_tailer(state.clone()));
+    // Webhook deliveries left pending by an earlier run are sent now.
+    tokio::spawn(app::server::webhook::run_worker(
+        state.clone(),
+        app::server::webhook::RetryPolicy::default(),
+    ));
     let streams = state.shutdown.clone();
     let app = router(state);
     axum::serve(listener, app)

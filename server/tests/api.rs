@@ -742,6 +742,11 @@ const ROUTES: &[(&str, &str, &str)] = &[
         "/api/v1/products/shop/releases/1/notes",
     ),
     (
+        "post",
+        "/api/v1/products/{product}/releases/{id}/restart",
+        "/api/v1/products/shop/releases/1/restart",
+    ),
+    (
         "put",
         "/api/v1/products/{product}/webhook",
         "/api/v1/products/shop/webhook",

@@ -73,6 +73,9 @@ pub fn derive_release(facts: &ReleaseFacts) -> ReleaseView {
             edges: flow.edges().into_iter().map(|(p, c)| [p, c]).collect(),
         },
         environments,
+        // Restarts change no status (their attempts do): the release page's
+        // reader attaches them, the write path never needs them.
+        restarts: Vec::new(),
     }
 }
 

@@ -21,7 +21,7 @@ pub use facts::{
     ReleaseFacts, RunFact, StepFact,
 };
 pub use flow::{EnvSpec, Flow, FlowError, FlowSpec};
-pub use restart::{plan_restart, RestartError, RestartPlan};
+pub use restart::{plan_restart, Delivery, DeliveryState, Restart, RestartError, RestartPlan};
 pub use status::{aggregate, EnvStatus, FailReason, Health, Phase, ReleaseStatus, RunStatus};
 pub use supersede::{superseded_runs, SupersedeCandidate};
 pub use view::{

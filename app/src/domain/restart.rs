@@ -1,6 +1,7 @@
 //! Restarting a failed release (SPEC §2.6): which environments open a new
 //! attempt, and at which number.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::flow::Flow;
@@ -73,6 +74,84 @@ pub fn plan_restart(view: &ReleaseView, flow: &Flow) -> Result<RestartPlan, Rest
         environments,
         attempt,
     })
+}
+
+/// A restart that happened: who asked, when, what reopened, and whether
+/// the orchestrator was told. Shown on the release page, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restart {
+    /// The release's attempt the restart opened.
+    pub attempt: u32,
+    /// `(environment, attempt)` reopened, in flow order.
+    pub environments: Vec<(String, u32)>,
+    /// The name of the operator token (or its session) that asked.
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+    /// The `release.restart_requested` webhook delivery.
+    pub delivery: Delivery,
+}
+
+/// Where the orchestrator webhook delivery of a restart stands (SPEC §4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// The product has no webhook: nobody was notified.
+    None,
+    /// Not delivered yet; retried with backoff.
+    Pending,
+    Delivered,
+    /// Given up after the last attempt.
+    Failed,
+}
+
+impl DeliveryState {
+    /// The state as stored and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::None => "none",
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+        }
+    }
+
+    /// The state called `value`, if any.
+    pub fn parse(value: &str) -> Option<DeliveryState> {
+        match value {
+            "none" => Some(DeliveryState::None),
+            "pending" => Some(DeliveryState::Pending),
+            "delivered" => Some(DeliveryState::Delivered),
+            "failed" => Some(DeliveryState::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// One webhook delivery: its state, how often it was tried, and the last
+/// error (an HTTP status or a connection failure, never the secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    /// When the next try is due, while `pending`.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+impl Delivery {
+    /// No webhook was configured when the restart happened.
+    pub fn none() -> Delivery {
+        Delivery {
+            state: DeliveryState::None,
+            attempts: 0,
+            last_error: None,
+            last_attempt_at: None,
+            next_attempt_at: None,
+            delivered_at: None,
+        }
+    }
 }
 
 #[cfg(test)]

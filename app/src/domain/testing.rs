@@ -129,6 +129,7 @@ pub fn release_view(flow: &Flow, envs: &[(&str, EnvStatus, u32)]) -> ReleaseView
             edges: flow.edges().into_iter().map(|(p, c)| [p, c]).collect(),
         },
         environments,
+        restarts: Vec::new(),
     }
 }
 

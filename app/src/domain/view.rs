@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::facts::Commit;
+use super::restart::Restart;
 use super::status::{EnvStatus, FailReason, Health, Phase, ReleaseStatus, RunStatus};
 
 /// One release with every derived status, as the release page shows it.
@@ -27,6 +28,10 @@ pub struct ReleaseView {
     pub flow: FlowView,
     /// In flow order.
     pub environments: Vec<EnvView>,
+    /// Restarts of the release, newest first (SPEC §2.6), with who asked,
+    /// when, and the orchestrator webhook delivery of each.
+    #[serde(default)]
+    pub restarts: Vec<Restart>,
 }
 
 impl ReleaseView {

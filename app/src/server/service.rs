@@ -430,6 +430,23 @@ async fn rederive(conn: &mut Conn, batch: &Batch, now: i64) -> Result<Vec<Change
     Ok(notices)
 }
 
+/// Re-derives releases `pks` inside a write transaction other than ingest
+/// (restart, webhook delivery) and appends their changes, as
+/// `apply_events` does; `at` moves their `updated_at` (`i64::MIN`: not).
+/// Returns the notices; the caller commits, then wakes the tailer.
+pub(crate) async fn rederive_releases(
+    conn: &mut Conn,
+    pks: &[i64],
+    at: i64,
+    now: i64,
+) -> Result<Vec<ChangeNotice>, AppError> {
+    let mut batch = Batch::default();
+    for &pk in pks {
+        batch.touch(pk, at);
+    }
+    rederive(conn, &batch, now).await
+}
+
 /// The small JSON summary of a changed release that live clients receive.
 fn change_summary(view: &ReleaseView) -> serde_json::Value {
     let summary = view.summary();
@@ -631,11 +648,14 @@ pub async fn release_detail(
 ) -> Result<ReleaseView, AppError> {
     let mut conn = state.db.pool.acquire().await.or_internal()?;
     let row = release_row(&mut conn, product, id).await?;
+    let pk = row.pk;
     let facts = store::facts::load(&mut conn, vec![row]).await?;
-    facts
+    let mut view = facts
         .first()
         .map(derive_release)
-        .ok_or_else(|| AppError::internal("release facts vanished"))
+        .ok_or_else(|| AppError::internal("release facts vanished"))?;
+    view.restarts = store::restarts::of_release(&mut conn, pk).await?;
+    Ok(view)
 }
 
 async fn release_row(

@@ -7,6 +7,7 @@ use leptos::prelude::LeptosOptions;
 use tokio::sync::{broadcast, watch, Mutex, Notify};
 
 use super::db::{Backend, Db};
+use super::restart::RestartRequested;
 
 /// Settings that change behaviour at run time.
 #[derive(Debug, Clone)]
@@ -34,6 +35,9 @@ pub struct ChangeNotice {
 /// must replay from the `changes` table).
 const CHANGE_CHANNEL_CAPACITY: usize = 1024;
 
+/// How many restarts an in-process subscriber may fall behind.
+const RESTART_CHANNEL_CAPACITY: usize = 64;
+
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
@@ -52,6 +56,13 @@ pub struct AppState {
     /// writer got there first, so writers queue here instead. Unused on
     /// PostgreSQL, whose row locks do the job.
     pub write_lock: Arc<Mutex<()>>,
+    /// Woken after a restart commits a webhook delivery, so the delivery
+    /// worker sends it at once instead of at its next poll.
+    pub outbox: Arc<Notify>,
+    /// Every committed restart, as the `release.restart_requested` payload
+    /// the webhook sends; in-process consumers (the demo's simulated
+    /// orchestrator) subscribe here.
+    pub restarts: broadcast::Sender<RestartRequested>,
 }
 
 impl AppState {
@@ -67,6 +78,8 @@ impl AppState {
             committed: Arc::new(Notify::new()),
             shutdown,
             write_lock: Arc::new(Mutex::new(())),
+            outbox: Arc::new(Notify::new()),
+            restarts: broadcast::channel(RESTART_CHANNEL_CAPACITY).0,
         }
     }
 

@@ -6,6 +6,7 @@
 mod events;
 mod products;
 mod releases;
+mod restart;
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::FromRequestParts;
@@ -54,6 +55,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(releases::list_releases))
         .routes(routes!(releases::release_detail))
         .routes(routes!(releases::release_notes))
+        .routes(routes!(restart::restart_release))
         .routes(routes!(super::stream::stream))
         .split_for_parts()
 }

@@ -14,6 +14,7 @@ pub mod facts;
 pub mod health;
 pub mod products;
 pub mod releases;
+pub mod restarts;
 pub mod runs;
 pub mod webhooks;
 

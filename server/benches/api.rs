@@ -55,16 +55,22 @@ fn created(product: &str, key: &str, n: i64) -> Value {
     )
 }
 
+/// Where a benchmark run lives: environment and application index, phase.
+struct Place<'a> {
+    env: usize,
+    app: usize,
+    phase: &'a str,
+}
+
 fn snapshot(
     product: &str,
     key: &str,
     id: String,
     run: String,
-    env: usize,
-    app: usize,
-    phase: &str,
+    place: Place<'_>,
     seconds: i64,
 ) -> Value {
+    let Place { env, app, phase } = place;
     let steps: Vec<Value> = (0..STEPS)
         .map(|s| json!({"name": format!("step-{s}"), "status": if s % 3 == 0 { "success" } else { "running" },
                         "started_at": at(seconds), "logs": "ok\n".repeat(20)}))
@@ -173,9 +179,11 @@ async fn main() {
                     &format!("r{}", n % 20),
                     format!("s{n}"),
                     format!("run{}", n % 3000),
-                    (n / 20) % ENVS,
-                    n % APPS,
-                    if (n / 20) % ENVS == 0 { "post" } else { "pre" },
+                    Place {
+                        env: (n / 20) % ENVS,
+                        app: n % APPS,
+                        phase: if (n / 20) % ENVS == 0 { "post" } else { "pre" },
+                    },
                     100 + n as i64,
                 )
             })
@@ -230,9 +238,7 @@ async fn main() {
                     "d",
                     run.clone(),
                     run,
-                    env,
-                    app,
-                    phase,
+                    Place { env, app, phase },
                     10,
                 ));
             }

@@ -259,6 +259,50 @@ impl Engine {
         vec![self.event("release.created", now, data)]
     }
 
+    /// Re-runs environments `envs` of release `key` of `product`, as an
+    /// orchestrator does on `release.restart_requested`: they wait for their
+    /// parents again, and this time they succeed. Their new runs are first
+    /// reported after the restart, so the server files them under the new
+    /// attempt. A release the engine no longer tracks (it ended, or comes
+    /// from the history or an earlier process) is taken up again with its
+    /// other environments counted as done.
+    pub fn restart(&mut self, product: usize, key: &str, version: &str, envs: &[String]) {
+        let def = &PRODUCTS[product];
+        let count = def.environments.len();
+        let index = match self
+            .releases
+            .iter()
+            .position(|r| r.product == product && r.key == key)
+        {
+            Some(index) => index,
+            None => {
+                self.releases.push(Release {
+                    product,
+                    key: key.to_owned(),
+                    version: version.to_owned(),
+                    fate: Fate::Succeed,
+                    stages: vec![Stage::Done; count],
+                    runs: (0..count).map(|_| Vec::new()).collect(),
+                    outcome: None,
+                });
+                self.releases.len() - 1
+            }
+        };
+        let release = &mut self.releases[index];
+        release.fate = Fate::Succeed;
+        release.outcome = None;
+        for (env, spec) in def.environments.iter().enumerate() {
+            if envs.iter().any(|e| e == spec.name) {
+                release.stages[env] = Stage::Waiting;
+                release.runs[env].clear();
+            } else if release.stages[env] == Stage::Stopped {
+                // Stopped when the release ended, without failing itself:
+                // it carries on where it stopped.
+                release.stages[env] = Stage::Waiting;
+            }
+        }
+    }
+
     /// Advances every moving release to `now`; returns the events that
     /// happened, in order.
     pub fn tick(&mut self, now: DateTime<Utc>) -> Vec<Value> {
@@ -819,6 +863,45 @@ mod tests {
         assert_eq!(a, b);
         let c = run_for(&mut Engine::new(8, "test", false, 1.0), start, 10);
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn a_restarted_release_reruns_the_reopened_environments_to_success() {
+        let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let mut engine = Engine::new(1, "test", false, 1.0);
+        let def = &PRODUCTS[0];
+        let reopened: Vec<String> = def.environments[1..]
+            .iter()
+            .map(|e| e.name.to_owned())
+            .collect();
+        // A release the engine never saw (from the history), restarted from
+        // its second environment on.
+        engine.restart(0, "hist-0001", "9.9.9", &reopened);
+        let mut events = Vec::new();
+        let mut now = start;
+        while engine.active_count() > 0 && now < start + Duration::hours(2) {
+            events.extend(engine.tick(now));
+            now += Duration::seconds(10);
+        }
+        assert_eq!(engine.take_finished(), [(0, Outcome::Successful)]);
+        let envs: std::collections::BTreeSet<&str> = events
+            .iter()
+            .filter(|e| e["data"]["release"] == "hist-0001")
+            .filter_map(|e| e["data"]["environment"].as_str())
+            .collect();
+        assert!(
+            !envs.contains(def.environments[0].name),
+            "the trigger re-ran"
+        );
+        for env in &reopened {
+            assert!(envs.contains(env.as_str()), "{env} did not re-run");
+        }
+        assert!(events
+            .iter()
+            .filter(|e| e["type"] == "environment.promoted")
+            .all(|e| e["data"]["version"] == "9.9.9"));
     }
 
     #[test]

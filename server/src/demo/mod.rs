@@ -11,12 +11,14 @@ pub mod engine;
 use std::time::Duration as StdDuration;
 
 use app::server::ingest::parse_event;
+use app::server::restart::RestartRequested;
 use app::server::service;
 use app::server::state::AppState;
 use app::AppError;
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use serde_json::Value;
+use tokio::sync::broadcast;
 
 use catalog::PRODUCTS;
 use engine::Engine;
@@ -181,6 +183,9 @@ pub async fn simulate(state: AppState, options: DemoOptions) {
     let mut next_release = Utc::now() + scaled(2.0);
     let mut next_health = Utc::now() + scaled(60.0);
     let mut recoveries: Vec<(DateTime<Utc>, usize, &'static str, &'static str)> = Vec::new();
+    // The simulated orchestrator hears of restarts as the webhook would
+    // tell a real one: the same `release.restart_requested` payload.
+    let mut restarts = state.restarts.subscribe();
     let mut interval =
         tokio::time::interval(StdDuration::from_millis((1000.0 / speed.max(1.0)) as u64));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -188,6 +193,15 @@ pub async fn simulate(state: AppState, options: DemoOptions) {
         interval.tick().await;
         let now = Utc::now();
         let mut events = Vec::new();
+        loop {
+            match restarts.try_recv() {
+                Ok(request) => honour_restart(&state, &mut engine, &request).await,
+                Err(broadcast::error::TryRecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "the demo simulator missed restarts");
+                }
+                Err(_) => break,
+            }
+        }
         if now >= next_release {
             let product = pick_product(&mut engine);
             events.extend(engine.start_release(product, now));
@@ -218,6 +232,26 @@ pub async fn simulate(state: AppState, options: DemoOptions) {
             tracing::warn!(%error, "the demo simulator's events were rejected");
         }
     }
+}
+
+/// Re-runs what a restart of a demo release reopened.
+async fn honour_restart(state: &AppState, engine: &mut Engine, request: &RestartRequested) {
+    let Some(product) = PRODUCTS.iter().position(|p| p.slug == request.product) else {
+        return;
+    };
+    let version = match service::release_detail(state, &request.product, request.release).await {
+        Ok(view) => view.version.unwrap_or_default(),
+        Err(error) => {
+            tracing::warn!(%error, "the demo simulator cannot read a restarted release");
+            return;
+        }
+    };
+    engine.restart(
+        product,
+        &request.release_key,
+        &version,
+        &request.environments,
+    );
 }
 
 /// Usually a product with nothing moving; now and then one that has, so the

@@ -5,6 +5,7 @@ pub mod notes;
 pub mod preferences;
 pub mod products;
 pub mod releases;
+pub mod restart;
 pub mod session;
 
 /// The shared state, once the caller may read (SPEC §4.1): a viewer or

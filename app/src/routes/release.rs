@@ -10,6 +10,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::releases::get_release;
 use crate::components::environment::EnvironmentPanel;
 use crate::components::graph::PromotionGraph;
+use crate::components::restart::{RestartControl, RestartHistory};
 use crate::components::status::{StatusBadge, StatusIcon};
 use crate::components::time::RelativeTime;
 use crate::components::url::{release_path, releases_path};
@@ -144,6 +145,7 @@ fn ReleaseBody(
                 <PromotionGraph release=graph_release selected=selected />
             </section>
             {panel}
+            <RestartHistory restarts=release.with_value(|r| r.restarts.clone()) />
         </article>
     }
 }
@@ -217,6 +219,7 @@ fn ReleaseHeader(release: ReleaseView) -> impl IntoView {
                     <StatusBadge status=release.status pill=true />
                 </span>
                 <span class="muted mono release-header__key" title="The sender's key">{release.key.clone()}</span>
+                <RestartControl release=release.clone() />
             </div>
             <div class="commit-line" data-testid="commit">
                 {sha_view}

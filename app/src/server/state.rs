@@ -45,7 +45,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Change notices for the live streams, in id order (sent by the
     /// tailer in `stream`, which reads them back from the `changes` table).
-    pub changes: broadcast::Sender<ChangeNotice>,
+    pub changes: broadcast::Sender<Arc<super::stream::Rendered>>,
     /// Woken after each committed write, so the tailer reads the new changes.
     pub committed: Arc<Notify>,
     /// Set to `true` when the server shuts down: live streams end, so the

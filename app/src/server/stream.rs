@@ -14,6 +14,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
@@ -62,7 +63,7 @@ impl Filter {
         Ok(Filter { product, release })
     }
 
-    fn matches(&self, notice: &ChangeNotice) -> bool {
+    fn matches(&self, notice: &Rendered) -> bool {
         self.product.as_ref().is_none_or(|p| *p == notice.product)
             && self.release.is_none_or(|r| notice.release == Some(r))
     }
@@ -113,7 +114,7 @@ pub async fn stream(
         if missed_too_much {
             start.reset = true;
         } else {
-            start.backlog = changes::since(&mut conn, last, MAX_REPLAY).await?.into();
+            start.backlog = rendered(changes::since(&mut conn, last, MAX_REPLAY).await?);
             start.position = last;
         }
     }
@@ -134,7 +135,7 @@ pub async fn stream(
 struct Cursor {
     /// The id of the last change sent or skipped.
     position: i64,
-    backlog: VecDeque<ChangeNotice>,
+    backlog: VecDeque<Arc<Rendered>>,
     reset: bool,
 }
 
@@ -142,7 +143,7 @@ struct Subscriber {
     state: AppState,
     filter: Filter,
     cursor: Cursor,
-    live: broadcast::Receiver<ChangeNotice>,
+    live: broadcast::Receiver<Arc<Rendered>>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -164,7 +165,7 @@ async fn next_event(mut sub: Subscriber) -> Option<(Result<SseEvent, Infallible>
             }
             sub.cursor.position = notice.id;
             if sub.filter.matches(&notice) {
-                return Some((Ok(to_event(&notice)), sub));
+                return Some((Ok(notice.event()), sub));
             }
             continue;
         }
@@ -185,7 +186,7 @@ async fn next_event(mut sub: Subscriber) -> Option<(Result<SseEvent, Infallible>
                     if notice.id > sub.cursor.position + 1 {
                         let Ok(mut conn) = sub.state.db.pool.acquire().await else { return None };
                         match changes::since(&mut conn, sub.cursor.position, MAX_REPLAY).await {
-                            Ok(rows) => sub.cursor.backlog.extend(rows),
+                            Ok(rows) => sub.cursor.backlog.extend(rendered(rows)),
                             Err(_) => return None,
                         }
                     }
@@ -195,7 +196,7 @@ async fn next_event(mut sub: Subscriber) -> Option<(Result<SseEvent, Infallible>
                 Err(RecvError::Lagged(_)) => {
                     let Ok(mut conn) = sub.state.db.pool.acquire().await else { return None };
                     match changes::since(&mut conn, sub.cursor.position, MAX_REPLAY).await {
-                        Ok(rows) => sub.cursor.backlog.extend(rows),
+                        Ok(rows) => sub.cursor.backlog.extend(rendered(rows)),
                         Err(_) => return None,
                     }
                 }
@@ -205,20 +206,50 @@ async fn next_event(mut sub: Subscriber) -> Option<(Result<SseEvent, Infallible>
     }
 }
 
-fn to_event(notice: &ChangeNotice) -> SseEvent {
-    let mut data = serde_json::json!({
-        "product": notice.product,
-        "release": notice.release,
-    });
-    if let (Some(target), Some(summary)) = (data.as_object_mut(), notice.summary.as_object()) {
-        for (key, value) in summary {
-            target.entry(key.clone()).or_insert_with(|| value.clone());
+/// A change as every stream sends it, rendered once (not once per client:
+/// with a thousand clients that is most of the work).
+#[derive(Debug)]
+pub struct Rendered {
+    pub id: i64,
+    pub kind: String,
+    pub product: String,
+    pub release: Option<i64>,
+    /// The `data:` JSON: product, release, and the change's summary.
+    pub data: String,
+}
+
+impl Rendered {
+    pub fn new(notice: ChangeNotice) -> Arc<Rendered> {
+        let mut data = serde_json::json!({
+            "product": notice.product,
+            "release": notice.release,
+        });
+        if let (Some(target), serde_json::Value::Object(summary)) =
+            (data.as_object_mut(), notice.summary)
+        {
+            for (key, value) in summary {
+                target.entry(key).or_insert(value);
+            }
         }
+        Arc::new(Rendered {
+            id: notice.id,
+            kind: notice.kind,
+            product: notice.product,
+            release: notice.release,
+            data: data.to_string(),
+        })
     }
-    SseEvent::default()
-        .event(notice.kind.as_str())
-        .id(notice.id.to_string())
-        .data(data.to_string())
+
+    fn event(&self) -> SseEvent {
+        SseEvent::default()
+            .event(self.kind.as_str())
+            .id(self.id.to_string())
+            .data(self.data.as_str())
+    }
+}
+
+fn rendered(notices: Vec<ChangeNotice>) -> VecDeque<Arc<Rendered>> {
+    notices.into_iter().map(Rendered::new).collect()
 }
 
 /// Broadcasts committed changes in id order until shutdown. Wakes on this
@@ -277,7 +308,7 @@ pub async fn run_tailer(state: AppState) {
                     for notice in rows {
                         position = notice.id;
                         // Nobody listening is not an error.
-                        let _ = state.changes.send(notice);
+                        let _ = state.changes.send(Rendered::new(notice));
                     }
                 }
                 Err(_) => break,
@@ -296,14 +327,24 @@ pub async fn run_tailer(state: AppState) {
 mod tests {
     use super::*;
 
-    fn notice(id: i64, product: &str, release: Option<i64>) -> ChangeNotice {
-        ChangeNotice {
+    fn notice(id: i64, product: &str, release: Option<i64>) -> Arc<Rendered> {
+        Rendered::new(ChangeNotice {
             id,
             kind: "release".into(),
             product: product.into(),
             release,
             summary: serde_json::json!({"status": "running"}),
-        }
+        })
+    }
+
+    #[test]
+    fn a_change_is_rendered_with_product_release_and_summary() {
+        let rendered = notice(7, "checkout", Some(12));
+        let data: serde_json::Value = serde_json::from_str(&rendered.data).expect("json");
+        assert_eq!(
+            data,
+            serde_json::json!({"product": "checkout", "release": 12, "status": "running"})
+        );
     }
 
     #[test]

@@ -1,0 +1,207 @@
+//! Restarting a release from its page: the button (for signed-in operators
+//! on failed or terminated releases), the confirmation that lists exactly
+//! which environments will re-run, and the history of restarts with the
+//! orchestrator webhook's delivery. The confirmation is a URL state
+//! (`?restart=confirm`), so all of it works without JavaScript too.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::restart::RestartRelease;
+use crate::components::session::SessionResource;
+use crate::components::time::RelativeTime;
+use crate::components::url::release_path;
+use crate::domain::{plan_restart, DeliveryState, EnvSpec, Flow, FlowSpec, ReleaseView, Restart};
+
+/// The flow of a release, rebuilt from its view (names, edges, actions),
+/// to plan a restart in the browser exactly as the server will.
+fn flow_of(release: &ReleaseView) -> Option<Flow> {
+    let environments = release
+        .environments
+        .iter()
+        .map(|env| EnvSpec {
+            name: env.name.clone(),
+            depends_on: release
+                .flow
+                .edges
+                .iter()
+                .filter(|[_, to]| *to == env.name)
+                .map(|[from, _]| from.clone())
+                .collect(),
+            applications: env.applications.clone(),
+            pre_action: env.pre_action.clone(),
+            post_action: env.post_action.clone(),
+        })
+        .collect();
+    Flow::new(FlowSpec {
+        name: release.flow.name.clone(),
+        trigger: release.flow.trigger.clone(),
+        environments,
+    })
+    .ok()
+}
+
+/// The restart button and its confirmation, when the browser's session
+/// may restart this release.
+#[component]
+pub fn RestartControl(release: ReleaseView) -> impl IntoView {
+    let session = use_context::<SessionResource>();
+    let query = use_query_map();
+    let confirming =
+        Memo::new(move |_| query.with(|q| q.get("restart")).as_deref() == Some("confirm"));
+    let plan = flow_of(&release).and_then(|flow| plan_restart(&release, &flow).ok());
+    let Some(plan) = plan else {
+        return ().into_any();
+    };
+    let page = release_path(&release.product, release.id);
+    let confirm_href = format!("{page}?restart=confirm");
+    let product = release.product.clone();
+    let id = release.id;
+    let action = ServerAction::<RestartRelease>::new();
+    let environments = plan.environments.clone();
+    let attempt = plan.attempt;
+
+    view! {
+        <Transition fallback=|| ()>
+            {move || {
+                let page = page.clone();
+                let confirm_href = confirm_href.clone();
+                let product = product.clone();
+                let environments = environments.clone();
+                Suspend::new(async move {
+                    let allowed = match session {
+                        Some(session) => session.0.await.map(|s| s.is_operator()).unwrap_or(false),
+                        None => false,
+                    };
+                    if !allowed {
+                        return ().into_any();
+                    }
+                    view! {
+                        <div class="restart">
+                            <a class="btn btn--primary" href=confirm_href data-testid="restart-button"
+                                aria-expanded=move || confirming.get().to_string()>
+                                "Restart release"
+                            </a>
+                            {move || confirming.get().then(|| view! {
+                                <RestartConfirm
+                                    product=product.clone()
+                                    id=id
+                                    page=page.clone()
+                                    attempt=attempt
+                                    environments=environments.clone()
+                                    action=action
+                                />
+                            })}
+                        </div>
+                    }
+                    .into_any()
+                })
+            }}
+        </Transition>
+    }
+    .into_any()
+}
+
+/// "Restart as attempt N?" with the environments that will re-run.
+#[component]
+fn RestartConfirm(
+    product: String,
+    id: i64,
+    page: String,
+    attempt: u32,
+    environments: Vec<(String, u32)>,
+    action: ServerAction<RestartRelease>,
+) -> impl IntoView {
+    let error = move || {
+        action
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| e.to_string())
+    };
+    view! {
+        <div class="restart-confirm card" role="dialog" aria-labelledby="restart-title" data-testid="restart-confirm">
+            <h2 id="restart-title">{format!("Restart as attempt {attempt}?")}</h2>
+            <p>"These environments will run again, in this order; the others keep their results:"</p>
+            <ul class="restart-confirm__envs" data-testid="restart-envs">
+                {environments
+                    .into_iter()
+                    .map(|(name, attempt)| view! {
+                        <li data-env=name.clone()>
+                            <strong>{name.clone()}</strong>
+                            <span class="muted">{format!(" · attempt {attempt}")}</span>
+                        </li>
+                    })
+                    .collect_view()}
+            </ul>
+            <ActionForm action=action attr:class="restart-confirm__actions">
+                <input type="hidden" name="product" value=product />
+                <input type="hidden" name="id" value=id />
+                <button type="submit" class="btn btn--primary" data-testid="restart-confirm-button">"Restart"</button>
+                <a class="btn" href=page data-testid="restart-cancel">"Cancel"</a>
+            </ActionForm>
+            <p class="form-error" role="alert">{error}</p>
+        </div>
+    }
+}
+
+/// The restarts of a release, newest first: who asked, when, which
+/// environments, and whether the orchestrator was told.
+#[component]
+pub fn RestartHistory(restarts: Vec<Restart>) -> impl IntoView {
+    if restarts.is_empty() {
+        return ().into_any();
+    }
+    view! {
+        <section class="restarts card" aria-labelledby="restarts-title" data-testid="restarts">
+            <h2 id="restarts-title">"Restarts"</h2>
+            <ol class="restarts__list">
+                {restarts
+                    .into_iter()
+                    .map(|restart| {
+                        let envs = restart
+                            .environments
+                            .iter()
+                            .map(|(name, _)| name.clone())
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        let delivery = delivery_text(&restart);
+                        let state = restart.delivery.state.as_str();
+                        view! {
+                            <li class="restarts__item" data-testid="restart-entry" data-attempt=restart.attempt>
+                                <strong>{format!("Attempt {}", restart.attempt)}</strong>
+                                " · restarted by " <span class="mono">{restart.requested_by.clone()}</span>
+                                " " <RelativeTime time=restart.requested_at />
+                                <span class="muted">{format!(" · {envs}")}</span>
+                                <span class=format!("delivery delivery--{state}") data-testid="restart-delivery"
+                                    data-state=state>
+                                    {delivery}
+                                </span>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ol>
+        </section>
+    }
+    .into_any()
+}
+
+fn delivery_text(restart: &Restart) -> String {
+    let d = &restart.delivery;
+    match d.state {
+        DeliveryState::None => "No orchestrator webhook: nobody was notified".to_string(),
+        DeliveryState::Pending if d.attempts == 0 => "Notifying the orchestrator…".to_string(),
+        DeliveryState::Pending => format!(
+            "Notifying the orchestrator: attempt {} failed ({}), retrying",
+            d.attempts,
+            d.last_error.clone().unwrap_or_default()
+        ),
+        DeliveryState::Delivered => "Orchestrator notified".to_string(),
+        DeliveryState::Failed => format!(
+            "Could not notify the orchestrator after {} attempts: {}",
+            d.attempts,
+            d.last_error.clone().unwrap_or_default()
+        ),
+    }
+}

@@ -55,35 +55,45 @@ fn created(product: &str, key: &str, n: i64) -> Value {
     )
 }
 
-/// Where a benchmark run lives: environment and application index, phase.
-struct Place<'a> {
+/// One `workflow.updated` event: a snapshot of run `run` of release `key`.
+struct Snapshot<'a> {
+    product: &'a str,
+    key: &'a str,
+    /// The CloudEvent id.
+    id: String,
+    run: String,
     env: usize,
     app: usize,
     phase: &'a str,
+    seconds: i64,
 }
 
-fn snapshot(
-    product: &str,
-    key: &str,
-    id: String,
-    run: String,
-    place: Place<'_>,
-    seconds: i64,
-) -> Value {
-    let Place { env, app, phase } = place;
-    let steps: Vec<Value> = (0..STEPS)
-        .map(|s| json!({"name": format!("step-{s}"), "status": if s % 3 == 0 { "success" } else { "running" },
-                        "started_at": at(seconds), "logs": "ok\n".repeat(20)}))
-        .collect();
-    envelope(
-        id,
-        "workflow.updated",
-        seconds,
-        json!({"product": product, "release": key, "environment": format!("env{env}"), "phase": phase,
-               "run": {"id": run, "workflow": phase, "application": format!("app{app}"), "status": "running",
-                       "started_at": at(seconds), "url": "https://argo.example.com/wf"},
-               "steps": steps}),
-    )
+impl Snapshot<'_> {
+    fn event(self) -> Value {
+        let Snapshot {
+            product,
+            key,
+            id,
+            run,
+            env,
+            app,
+            phase,
+            seconds,
+        } = self;
+        let steps: Vec<Value> = (0..STEPS)
+            .map(|s| json!({"name": format!("step-{s}"), "status": if s % 3 == 0 { "success" } else { "running" },
+                            "started_at": at(seconds), "logs": "ok\n".repeat(20)}))
+            .collect();
+        envelope(
+            id,
+            "workflow.updated",
+            seconds,
+            json!({"product": product, "release": key, "environment": format!("env{env}"), "phase": phase,
+                   "run": {"id": run, "workflow": phase, "application": format!("app{app}"), "status": "running",
+                           "started_at": at(seconds), "url": "https://argo.example.com/wf"},
+                   "steps": steps}),
+        )
+    }
 }
 
 struct Bench {
@@ -174,18 +184,17 @@ async fn main() {
         let events: Vec<Value> = (0..500)
             .map(|i| {
                 let n = b * 500 + i;
-                snapshot(
-                    "ingest",
-                    &format!("r{}", n % 20),
-                    format!("s{n}"),
-                    format!("run{}", n % 3000),
-                    Place {
-                        env: (n / 20) % ENVS,
-                        app: n % APPS,
-                        phase: if (n / 20) % ENVS == 0 { "post" } else { "pre" },
-                    },
-                    100 + n as i64,
-                )
+                Snapshot {
+                    product: "ingest",
+                    key: &format!("r{}", n % 20),
+                    id: format!("s{n}"),
+                    run: format!("run{}", n % 3000),
+                    env: (n / 20) % ENVS,
+                    app: n % APPS,
+                    phase: if (n / 20) % ENVS == 0 { "post" } else { "pre" },
+                    seconds: 100 + n as i64,
+                }
+                .event()
             })
             .collect();
         bench
@@ -233,14 +242,19 @@ async fn main() {
                     continue;
                 }
                 let run = format!("d-{env}-{app}-{phase}");
-                events.push(snapshot(
-                    "detail",
-                    "d",
-                    run.clone(),
-                    run,
-                    Place { env, app, phase },
-                    10,
-                ));
+                events.push(
+                    Snapshot {
+                        product: "detail",
+                        key: "d",
+                        id: run.clone(),
+                        run,
+                        env,
+                        app,
+                        phase,
+                        seconds: 10,
+                    }
+                    .event(),
+                );
             }
         }
     }

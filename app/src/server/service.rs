@@ -7,6 +7,7 @@
 //! (derive-on-write: lists and the dashboard read indexed columns). Only
 //! after the commit are change notices published on `AppState::changes`.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use chrono::Utc;
 
 use crate::domain::{
     derive_release, run_status, superseded_runs, EnvStatus, Flow, ReleaseStatus, ReleaseView,
-    RunFact, SupersedeCandidate,
+    RunFact, RunStatus, SupersedeCandidate,
 };
 use crate::error::AppError;
 use crate::views::{
@@ -50,7 +51,11 @@ struct Resolved {
     flow: Arc<Flow>,
 }
 
-/// The state of one write transaction.
+/// The state of one write transaction. Besides what the request did, it
+/// caches what the transaction itself reads and writes, so a batch does not
+/// query the same rows once per event. Only this transaction writes while
+/// it runs (the writer lock, and the advisory lock on PostgreSQL), so the
+/// caches stay true until the commit.
 #[derive(Default)]
 struct Batch {
     outcome: IngestOutcome,
@@ -58,12 +63,90 @@ struct Batch {
     /// Releases to re-derive, with the latest event time that touched them.
     touched: BTreeMap<i64, i64>,
     new_products: BTreeSet<String>,
+    /// Per release pk: run id → (seq, snapshot time) of every stored run.
+    runs: HashMap<i64, HashMap<String, (i64, i64)>>,
+    /// Per release pk: the current attempt of each restarted environment.
+    attempts: HashMap<i64, HashMap<String, u32>>,
+    /// Per (product id, environment): the newest release recorded as
+    /// deployed there by this transaction.
+    deployed: HashMap<(i64, String), i64>,
 }
 
 impl Batch {
     fn touch(&mut self, pk: i64, at: i64) {
         let entry = self.touched.entry(pk).or_insert(at);
         *entry = (*entry).max(at);
+    }
+
+    /// The stored runs of release `pk`, loaded once per transaction.
+    async fn runs_of(
+        &mut self,
+        conn: &mut Conn,
+        pk: i64,
+    ) -> Result<&mut HashMap<String, (i64, i64)>, AppError> {
+        let runs = match self.runs.entry(pk) {
+            Entry::Occupied(slot) => slot.into_mut(),
+            Entry::Vacant(slot) => {
+                let known = store::runs::known(conn, pk).await?;
+                slot.insert(
+                    known
+                        .into_iter()
+                        .map(|(run, seq, at)| (run, (seq, at)))
+                        .collect(),
+                )
+            }
+        };
+        Ok(runs)
+    }
+
+    /// The current attempt of `environment` in release `pk` (1 when never
+    /// restarted), loaded once per release and transaction.
+    async fn attempt(
+        &mut self,
+        conn: &mut Conn,
+        pk: i64,
+        environment: &str,
+    ) -> Result<u32, AppError> {
+        let attempts = match self.attempts.entry(pk) {
+            Entry::Occupied(slot) => slot.into_mut(),
+            Entry::Vacant(slot) => {
+                slot.insert(store::runs::attempts(conn, pk).await?.into_iter().collect())
+            }
+        };
+        Ok(attempts.get(environment).copied().unwrap_or(1))
+    }
+
+    /// Records release `release_id` as promoting in `environment`. The
+    /// stored value only ever moves to a newer release, so once this
+    /// transaction recorded a release at least as new there, it is a no-op
+    /// and skipped.
+    async fn deploy(
+        &mut self,
+        conn: &mut Conn,
+        product_id: i64,
+        environment: &str,
+        release_id: i64,
+    ) -> Result<(), AppError> {
+        let key = (product_id, environment.to_owned());
+        if self
+            .deployed
+            .get(&key)
+            .is_some_and(|&done| done >= release_id)
+        {
+            return Ok(());
+        }
+        store::health::deploy(conn, product_id, environment, release_id).await?;
+        self.deployed.insert(key, release_id);
+        Ok(())
+    }
+
+    /// Notes that `health::promote` recorded a deployment.
+    fn promoted(&mut self, product_id: i64, environment: &str, release_id: i64) {
+        let done = self
+            .deployed
+            .entry((product_id, environment.to_owned()))
+            .or_insert(release_id);
+        *done = (*done).max(release_id);
     }
 
     /// The release `key` of `product`, from this request's cache or the store.
@@ -145,9 +228,19 @@ pub async fn apply_events(state: &AppState, events: Vec<Event>) -> Result<Ingest
             .or_internal()?;
     }
     let now = Utc::now().timestamp_millis();
+    let records: Vec<store::events::NewEvent<'_>> = events
+        .iter()
+        .map(|event| store::events::NewEvent {
+            source: &event.source,
+            id: &event.id,
+            kind: event.kind(),
+            time: millis(event.time),
+        })
+        .collect();
+    let fresh = store::events::record(&mut tx, &records, now).await?;
     let mut batch = Batch::default();
-    for event in &events {
-        apply(&mut tx, &mut batch, event, now).await?;
+    for (event, fresh) in events.iter().zip(fresh) {
+        apply(&mut tx, &mut batch, event, fresh, now).await?;
     }
     let notices = rederive(&mut tx, &batch, now).await?;
     if state.db.backend == Backend::Postgres && !notices.is_empty() {
@@ -165,17 +258,16 @@ pub async fn apply_events(state: &AppState, events: Vec<Event>) -> Result<Ingest
     Ok(batch.outcome)
 }
 
-/// Records and applies one event.
+/// Applies one recorded event; `fresh` is false for a duplicate, which is
+/// only counted.
 async fn apply(
     conn: &mut Conn,
     batch: &mut Batch,
     event: &Event,
+    fresh: bool,
     now: i64,
 ) -> Result<(), AppError> {
     let at = millis(event.time);
-    let data = serde_json::to_string(&event.data).or_internal()?;
-    let fresh =
-        store::events::record(conn, &event.source, &event.id, event.kind(), at, now, &data).await?;
     if !fresh {
         batch.outcome.duplicates += 1;
         if let Some(key) = event.command.release() {
@@ -221,10 +313,14 @@ async fn apply(
             let trigger = created.flow.trigger();
             match &created.version {
                 Some(version) => {
-                    store::health::promote(conn, product_id, trigger, id, version, at).await?
+                    store::health::promote(conn, product_id, trigger, id, version, at).await?;
+                    batch.promoted(product_id, trigger, id);
                 }
-                None => store::health::deploy(conn, product_id, trigger, id).await?,
+                None => batch.deploy(conn, product_id, trigger, id).await?,
             }
+            // A new release has no runs and no restarted environment yet.
+            batch.runs.insert(pk, HashMap::new());
+            batch.attempts.insert(pk, HashMap::new());
             batch.releases.insert(
                 (created.product.clone(), created.release.clone()),
                 Resolved {
@@ -248,7 +344,8 @@ async fn apply(
                 )
                 .await?;
             workflow_updated(conn, batch, &release, update, at).await?;
-            store::health::deploy(conn, release.product_id, &update.environment, release.id)
+            batch
+                .deploy(conn, release.product_id, &update.environment, release.id)
                 .await?;
         }
         Command::EnvironmentPromoted(promoted) => {
@@ -261,8 +358,9 @@ async fn apply(
                     &promoted.environment,
                 )
                 .await?;
-            let attempt =
-                store::runs::current_attempt(conn, release.pk, &promoted.environment).await?;
+            let attempt = batch
+                .attempt(conn, release.pk, &promoted.environment)
+                .await?;
             store::facts::insert_promotion(conn, release.pk, promoted, at, attempt).await?;
             store::health::promote(
                 conn,
@@ -273,6 +371,7 @@ async fn apply(
                 at,
             )
             .await?;
+            batch.promoted(release.product_id, &promoted.environment, release.id);
             batch.touch(release.pk, at);
         }
         Command::GitFailed(failed) => {
@@ -285,10 +384,10 @@ async fn apply(
                     &failed.environment,
                 )
                 .await?;
-            let attempt =
-                store::runs::current_attempt(conn, release.pk, &failed.environment).await?;
+            let attempt = batch.attempt(conn, release.pk, &failed.environment).await?;
             store::facts::insert_git_error(conn, release.pk, failed, at, attempt).await?;
-            store::health::deploy(conn, release.product_id, &failed.environment, release.id)
+            batch
+                .deploy(conn, release.product_id, &failed.environment, release.id)
                 .await?;
             batch.touch(release.pk, at);
         }
@@ -327,17 +426,29 @@ async fn workflow_updated(
     update: &WorkflowUpdated,
     at: i64,
 ) -> Result<(), AppError> {
-    if let Some((seq, stored_at)) = store::runs::find(conn, release.pk, &update.run.id).await? {
+    let known = batch
+        .runs_of(conn, release.pk)
+        .await?
+        .get(&update.run.id)
+        .copied();
+    if let Some((seq, stored_at)) = known {
         if at < stored_at {
             return Ok(());
         }
         store::runs::update(conn, seq, &update.run, &update.steps, at).await?;
+        if let Some(run) = batch
+            .runs
+            .get_mut(&release.pk)
+            .and_then(|runs| runs.get_mut(&update.run.id))
+        {
+            *run = (seq, at);
+        }
         batch.touch(release.pk, at);
         return Ok(());
     }
     let attempt = match update.attempt {
         Some(attempt) => attempt,
-        None => store::runs::current_attempt(conn, release.pk, &update.environment).await?,
+        None => batch.attempt(conn, release.pk, &update.environment).await?,
     };
     let place = RunPlace {
         release_pk: release.pk,
@@ -347,33 +458,42 @@ async fn workflow_updated(
         phase: update.phase,
         attempt,
     };
-    store::runs::insert(conn, &place, &update.run, &update.steps, at).await?;
+    let seq = store::runs::insert(conn, &place, &update.run, &update.steps, at).await?;
+    batch
+        .runs
+        .entry(release.pk)
+        .or_default()
+        .insert(update.run.id.clone(), (seq, at));
     batch.touch(release.pk, at);
 
     // First report of this run: older releases' pending or running runs of
-    // the same workflow here are superseded by this release.
+    // the same workflow here are superseded by this release. The store
+    // returns only runs of older releases, not superseded, that may still
+    // be pending or running; their status is decided here.
     let candidates =
-        store::runs::same_workflow(conn, &place, &update.run.workflow, &update.run.application)
+        store::runs::unfinished_older(conn, &place, &update.run.workflow, &update.run.application)
             .await?;
     let mut rows = BTreeMap::new();
     let mut older = Vec::new();
     for row in candidates {
-        if row.release_id > release.id {
-            continue;
-        }
         let (seq, pk) = (row.seq, row.release_pk);
         let fact = RunFact::try_from(row.clone())?;
+        let status = run_status(&fact);
+        if !matches!(status, RunStatus::Pending | RunStatus::Running) {
+            // Only rows stored before the `unfinished` column get here.
+            store::runs::set_finished(conn, seq).await?;
+        }
         older.push(SupersedeCandidate {
             release: row.release_id,
             run_id: fact.id.clone(),
-            status: run_status(&fact),
+            status,
             superseded_by: fact.superseded_by,
         });
         rows.insert((row.release_id, fact.id), (seq, pk));
     }
     for superseded in superseded_runs(release.id, &older) {
         if let Some(&(seq, pk)) = rows.get(&(superseded.1, superseded.0)) {
-            store::runs::set_superseded(conn, seq, Some(release.id)).await?;
+            store::runs::set_superseded(conn, seq, release.id).await?;
             batch.touch(pk, at);
         }
     }

@@ -64,7 +64,6 @@ pub fn parse_event(value: &Value, path: String) -> Result<Event, AppError> {
         source,
         id,
         time,
-        data: value.get("data").cloned().unwrap_or(Value::Null),
         command,
     })
 }

@@ -31,8 +31,6 @@ pub struct Event {
     pub source: String,
     pub id: String,
     pub time: DateTime<Utc>,
-    /// The `data` as sent, kept in the event log.
-    pub data: Value,
     pub command: Command,
 }
 

@@ -1,32 +1,75 @@
 //! The event log: every accepted CloudEvent once, keyed by (source, id).
+//! Only what idempotency needs is kept (the key, type and time); what an
+//! event changed is in the tables it was applied to and in the change log.
+
+use std::collections::HashSet;
+
+use sqlx::AssertSqlSafe;
 
 use super::{Conn, OrInternal};
 use crate::error::AppError;
 
-/// Records an event; `false` when (source, id) was seen before, so the
-/// event is a duplicate and must not be applied again.
+/// An event to record.
+pub struct NewEvent<'a> {
+    pub source: &'a str,
+    pub id: &'a str,
+    pub kind: &'a str,
+    pub time: i64,
+}
+
+/// Rows per INSERT: 5 values each stays far below both backends' limit on
+/// bound parameters.
+const CHUNK: usize = 200;
+
+/// Records the events of one request with multi-row INSERTs; per event,
+/// whether it is new. An event is a duplicate (`false`) when its
+/// (source, id) was recorded before, or appears earlier in `events`.
 pub async fn record(
     conn: &mut Conn,
-    source: &str,
-    id: &str,
-    kind: &str,
-    time: i64,
+    events: &[NewEvent<'_>],
     received_at: i64,
-    data: &str,
-) -> Result<bool, AppError> {
-    Ok(sqlx::query(
-        "INSERT INTO events (source, event_id, type, time, received_at, data) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (source, event_id) DO NOTHING",
-    )
-    .bind(source)
-    .bind(id)
-    .bind(kind)
-    .bind(time)
-    .bind(received_at)
-    .bind(data)
-    .execute(&mut *conn)
-    .await
-    .or_internal()?
-    .rows_affected()
-        > 0)
+) -> Result<Vec<bool>, AppError> {
+    // The first occurrence of each key in the request is the candidate.
+    let mut seen = HashSet::with_capacity(events.len());
+    let firsts: Vec<usize> = (0..events.len())
+        .filter(|&i| seen.insert((events[i].source, events[i].id)))
+        .collect();
+    let mut inserted: HashSet<(String, String)> = HashSet::with_capacity(firsts.len());
+    for chunk in firsts.chunks(CHUNK) {
+        let values = (0..chunk.len())
+            .map(|row| {
+                let n = row * 5;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${})",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO events (source, event_id, type, time, received_at) VALUES {values} \
+             ON CONFLICT (source, event_id) DO NOTHING RETURNING source, event_id"
+        );
+        let mut query = sqlx::query_as::<_, (String, String)>(AssertSqlSafe(sql));
+        for &i in chunk {
+            let event = &events[i];
+            query = query
+                .bind(event.source)
+                .bind(event.id)
+                .bind(event.kind)
+                .bind(event.time)
+                .bind(received_at);
+        }
+        inserted.extend(query.fetch_all(&mut *conn).await.or_internal()?);
+    }
+    let mut fresh = vec![false; events.len()];
+    for i in firsts {
+        let key = (events[i].source.to_owned(), events[i].id.to_owned());
+        fresh[i] = inserted.contains(&key);
+    }
+    Ok(fresh)
 }

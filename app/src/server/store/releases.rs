@@ -202,47 +202,94 @@ pub struct PageFilter {
     pub limit: u32,
 }
 
+/// Most trigram-index hits for which a search reads the candidates rather
+/// than walking the releases newest first (see `page`).
+const SEARCH_CANDIDATES: i64 = 2000;
+
 /// One page of releases of a product, newest first. Walks the
 /// `(product_id, id)` or `(product_id, status, id)` index backwards.
+///
+/// A search (`q`) on SQLite of three characters or more first counts the
+/// hits of the `release_search` trigram index (a superset of the text
+/// matches); when they are few, the page is built from those candidates and
+/// the key and id matches instead of a walk that, for a rare text, reads
+/// every release. The exact predicate applies either way, so both plans
+/// return the same rows. On PostgreSQL, trigram indexes serve the same
+/// query directly.
 pub async fn page(
     conn: &mut Conn,
     product_id: i64,
     filter: &PageFilter,
 ) -> Result<Vec<ReleaseRow>, AppError> {
-    let mut sql = format!("SELECT {COLUMNS} {FROM} WHERE r.product_id = $1");
+    let q = filter.q.as_deref();
+    let phrase = match q {
+        Some(q) if conn.backend_name() == "SQLite" && q.chars().count() >= 3 => {
+            let phrase = format!("\"{}\"", q.replace('"', "\"\""));
+            let hits = sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM (SELECT rowid FROM release_search \
+                 WHERE release_search MATCH $1 LIMIT $2)",
+            )
+            .bind(&phrase)
+            .bind(SEARCH_CANDIDATES + 1)
+            .fetch_one(&mut *conn)
+            .await
+            .or_internal()?;
+            (hits <= SEARCH_CANDIDATES).then_some(phrase)
+        }
+        _ => None,
+    };
+    let id = q.and_then(|q| q.trim_start_matches('#').parse::<i64>().ok());
+
+    let mut sql = String::new();
     let mut n = 2;
+    let mut filters = String::new();
     if !filter.statuses.is_empty() {
-        sql.push_str(&format!(
+        filters.push_str(&format!(
             " AND r.status IN ({})",
             placeholders(n, filter.statuses.len())
         ));
         n += filter.statuses.len();
     }
     if filter.before.is_some() {
-        sql.push_str(&format!(" AND r.id < ${n}"));
+        filters.push_str(&format!(" AND r.id < ${n}"));
         n += 1;
     }
-    let q = filter.q.as_deref();
-    let id = q.and_then(|q| q.trim_start_matches('#').parse::<i64>().ok());
     if q.is_some() {
         // Case-insensitive on both backends: lower both sides; `\` escapes
         // the LIKE wildcards a user typed.
-        sql.push_str(&format!(
+        let (a, b, c) = (n, n + 1, n + 2);
+        n += 3;
+        filters.push_str(&format!(
             " AND (r.release_key = ${a} OR LOWER(r.commit_sha) LIKE ${b} ESCAPE '\\' \
              OR LOWER(r.commit_message) LIKE ${c} ESCAPE '\\' \
              OR LOWER(r.author_name) LIKE ${c} ESCAPE '\\' \
-             OR LOWER(COALESCE(r.author_email, '')) LIKE ${c} ESCAPE '\\'",
-            a = n,
-            b = n + 1,
-            c = n + 2
+             OR LOWER(COALESCE(r.author_email, '')) LIKE ${c} ESCAPE '\\'"
         ));
-        n += 3;
-        if id.is_some() {
-            sql.push_str(&format!(" OR r.id = ${n}"));
+        let by_id = match id {
+            Some(_) => {
+                filters.push_str(&format!(" OR r.id = ${n}"));
+                n += 1;
+                format!(" OR id = ${}", n - 1)
+            }
+            None => String::new(),
+        };
+        filters.push(')');
+        if phrase.is_some() {
+            // The candidates drive the join (CROSS JOIN keeps that order).
+            sql.push_str(&format!(
+                "SELECT {COLUMNS} FROM (SELECT rowid AS pk FROM release_search \
+                 WHERE release_search MATCH ${n} UNION SELECT pk FROM releases \
+                 WHERE product_id = $1 AND (release_key = ${a}{by_id})) c \
+                 CROSS JOIN releases r JOIN products p ON p.id = r.product_id \
+                 WHERE r.pk = c.pk AND r.product_id = $1"
+            ));
             n += 1;
         }
-        sql.push(')');
     }
+    if sql.is_empty() {
+        sql.push_str(&format!("SELECT {COLUMNS} {FROM} WHERE r.product_id = $1"));
+    }
+    sql.push_str(&filters);
     sql.push_str(&format!(" ORDER BY r.id DESC LIMIT ${n}"));
 
     let mut query = sqlx::query_as::<_, ReleaseRow>(AssertSqlSafe(sql)).bind(product_id);
@@ -264,6 +311,9 @@ pub async fn page(
             .bind(format!("%{escaped}%"));
         if let Some(id) = id {
             query = query.bind(id);
+        }
+        if let Some(phrase) = phrase {
+            query = query.bind(phrase);
         }
     }
     query
@@ -326,24 +376,33 @@ pub async fn save_derived(
     .execute(&mut *conn)
     .await
     .or_internal()?;
-    for env in &view.environments {
-        sqlx::query(
-            "INSERT INTO release_environments \
-             (release_pk, product_id, release_id, environment, status, version) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (release_pk, environment) DO UPDATE \
-             SET status = excluded.status, version = excluded.version",
-        )
-        .bind(pk)
-        .bind(product_id)
-        .bind(view.id)
-        .bind(&env.name)
-        .bind(env.status.as_str())
-        .bind(env.version.as_deref())
-        .execute(&mut *conn)
-        .await
-        .or_internal()?;
+    if view.environments.is_empty() {
+        return Ok(());
     }
+    // One statement for every environment of the release.
+    let values = (0..view.environments.len())
+        .map(|i| {
+            let n = 4 + i * 3;
+            format!("($1, $2, $3, ${}, ${}, ${})", n, n + 1, n + 2)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut query = sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO release_environments \
+         (release_pk, product_id, release_id, environment, status, version) VALUES {values} \
+         ON CONFLICT (release_pk, environment) DO UPDATE \
+         SET status = excluded.status, version = excluded.version"
+    )))
+    .bind(pk)
+    .bind(product_id)
+    .bind(view.id);
+    for env in &view.environments {
+        query = query
+            .bind(&env.name)
+            .bind(env.status.as_str())
+            .bind(env.version.as_deref());
+    }
+    query.execute(&mut *conn).await.or_internal()?;
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! Workflow runs: the latest snapshot of each, their supersede marks, and
 //! the current attempt of each environment of a release.
 
-use crate::domain::{Phase, RunFact, RunStatus, StepFact};
+use crate::domain::{run_status, Phase, RunFact, RunStatus, StepFact};
 use sqlx::AssertSqlSafe;
 
 use crate::error::AppError;
@@ -60,20 +60,41 @@ impl TryFrom<RunRow> for RunFact {
     }
 }
 
-/// The stored run `run_id` of a release: its seq and snapshot time.
-pub async fn find(
-    conn: &mut Conn,
-    release_pk: i64,
-    run_id: &str,
-) -> Result<Option<(i64, i64)>, AppError> {
-    sqlx::query_as::<_, (i64, i64)>(
-        "SELECT seq, snapshot_time FROM runs WHERE release_pk = $1 AND run_id = $2",
+/// Every stored run of a release: its run id, seq and snapshot time.
+pub async fn known(conn: &mut Conn, release_pk: i64) -> Result<Vec<(String, i64, i64)>, AppError> {
+    sqlx::query_as::<_, (String, i64, i64)>(
+        "SELECT run_id, seq, snapshot_time FROM runs WHERE release_pk = $1",
     )
     .bind(release_pk)
-    .bind(run_id)
-    .fetch_optional(&mut *conn)
+    .fetch_all(&mut *conn)
     .await
     .or_internal()
+}
+
+/// Whether a run with this snapshot may still be pending or running (the
+/// `unfinished` column), by the status rules of `domain::run_status`.
+fn unfinished(run: &RunSnapshot, steps: &[StepFact]) -> i64 {
+    let fact = RunFact {
+        id: String::new(),
+        seq: 0,
+        environment: String::new(),
+        phase: Phase::Post,
+        workflow: String::new(),
+        application: String::new(),
+        status: run.status,
+        started_at: None,
+        finished_at: None,
+        url: None,
+        manifest: None,
+        message: None,
+        attempt: 1,
+        superseded_by: None,
+        steps: steps.to_vec(),
+    };
+    i64::from(matches!(
+        run_status(&fact),
+        RunStatus::Pending | RunStatus::Running
+    ))
 }
 
 /// Where a new run belongs.
@@ -97,9 +118,9 @@ pub async fn insert(
     sqlx::query_scalar::<_, i64>(
         "INSERT INTO runs (release_pk, product_id, release_id, run_id, environment, phase, \
          workflow, application, status, started_at, finished_at, url, manifest, message, \
-         attempt, superseded_by, steps, snapshot_time) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, $16, $17) \
-         RETURNING seq",
+         attempt, superseded_by, steps, snapshot_time, unfinished) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, $16, $17, \
+         $18) RETURNING seq",
     )
     .bind(place.release_pk)
     .bind(place.product_id)
@@ -118,13 +139,15 @@ pub async fn insert(
     .bind(i64::from(place.attempt))
     .bind(to_json(&steps)?)
     .bind(snapshot_time)
+    .bind(unfinished(run, steps))
     .fetch_one(&mut *conn)
     .await
     .or_internal()
 }
 
 /// Replaces the snapshot of a known run. Its identity (environment, phase,
-/// workflow, application), attempt, arrival seq and supersede mark stay.
+/// workflow, application), attempt, arrival seq and supersede mark stay; a
+/// superseded run stays out of the supersede candidates.
 pub async fn update(
     conn: &mut Conn,
     seq: i64,
@@ -134,7 +157,8 @@ pub async fn update(
 ) -> Result<(), AppError> {
     sqlx::query(
         "UPDATE runs SET status = $2, started_at = $3, finished_at = $4, url = $5, \
-         manifest = $6, message = $7, steps = $8, snapshot_time = $9 WHERE seq = $1",
+         manifest = $6, message = $7, steps = $8, snapshot_time = $9, \
+         unfinished = CASE WHEN superseded_by IS NULL THEN $10 ELSE 0 END WHERE seq = $1",
     )
     .bind(seq)
     .bind(run.status.as_str())
@@ -145,16 +169,18 @@ pub async fn update(
     .bind(run.message.as_deref())
     .bind(to_json(&steps)?)
     .bind(snapshot_time)
+    .bind(unfinished(run, steps))
     .execute(&mut *conn)
     .await
     .or_internal()?;
     Ok(())
 }
 
-/// Runs of the same workflow, phase and application in the same environment
-/// of the same product, in releases other than `release_id` (supersede
-/// candidates, through the `runs_by_workflow` index).
-pub async fn same_workflow(
+/// Supersede candidates (SPEC §2.5): runs of the same workflow, phase and
+/// application in the same environment of the same product, in releases
+/// older than `release_id`, that are not superseded and may still be pending
+/// or running (through the partial `runs_unfinished` index).
+pub async fn unfinished_older(
     conn: &mut Conn,
     place: &RunPlace<'_>,
     workflow: &str,
@@ -162,7 +188,7 @@ pub async fn same_workflow(
 ) -> Result<Vec<RunRow>, AppError> {
     sqlx::query_as::<_, RunRow>(AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM runs WHERE product_id = $1 AND environment = $2 AND phase = $3 \
-         AND workflow = $4 AND application = $5 AND release_id <> $6"
+         AND workflow = $4 AND application = $5 AND release_id < $6 AND unfinished = 1"
     )))
     .bind(place.product_id)
     .bind(place.environment)
@@ -175,11 +201,23 @@ pub async fn same_workflow(
     .or_internal()
 }
 
-/// Marks run `seq` as superseded by release `by` (or clears the mark).
-pub async fn set_superseded(conn: &mut Conn, seq: i64, by: Option<i64>) -> Result<(), AppError> {
-    sqlx::query("UPDATE runs SET superseded_by = $2 WHERE seq = $1")
+/// Marks run `seq` as superseded by release `by`, which also takes it out
+/// of the supersede candidates.
+pub async fn set_superseded(conn: &mut Conn, seq: i64, by: i64) -> Result<(), AppError> {
+    sqlx::query("UPDATE runs SET superseded_by = $2, unfinished = 0 WHERE seq = $1")
         .bind(seq)
         .bind(by)
+        .execute(&mut *conn)
+        .await
+        .or_internal()?;
+    Ok(())
+}
+
+/// Takes run `seq` out of the supersede candidates: a row stored before
+/// the `unfinished` column whose steps show it finished.
+pub async fn set_finished(conn: &mut Conn, seq: i64) -> Result<(), AppError> {
+    sqlx::query("UPDATE runs SET unfinished = 0 WHERE seq = $1")
+        .bind(seq)
         .execute(&mut *conn)
         .await
         .or_internal()?;
@@ -202,19 +240,17 @@ pub async fn of_releases(conn: &mut Conn, pks: &[i64]) -> Result<Vec<RunRow>, Ap
     query.fetch_all(&mut *conn).await.or_internal()
 }
 
-/// The current attempt of `environment` in a release (1 when never restarted).
-pub async fn current_attempt(
-    conn: &mut Conn,
-    release_pk: i64,
-    environment: &str,
-) -> Result<u32, AppError> {
-    let attempt = sqlx::query_scalar::<_, i64>(
-        "SELECT attempt FROM attempts WHERE release_pk = $1 AND environment = $2",
+/// The current attempt of each restarted environment of a release
+/// (environments absent here are at attempt 1).
+pub async fn attempts(conn: &mut Conn, release_pk: i64) -> Result<Vec<(String, u32)>, AppError> {
+    let rows = sqlx::query_as::<_, (String, i64)>(
+        "SELECT environment, attempt FROM attempts WHERE release_pk = $1",
     )
     .bind(release_pk)
-    .bind(environment)
-    .fetch_optional(&mut *conn)
+    .fetch_all(&mut *conn)
     .await
     .or_internal()?;
-    attempt.map_or(Ok(1), |a| u32::try_from(a).or_internal())
+    rows.into_iter()
+        .map(|(env, attempt)| Ok((env, u32::try_from(attempt).or_internal()?)))
+        .collect()
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use app::server::auth::Role;
 use app::server::db::Backend;
-use common::fixtures::{created, workflow};
+use common::fixtures::{created, health, promoted, workflow};
 use common::{backends, TestServer};
 use serde_json::{json, Value};
 use sse::{Event, Item, Reader};
@@ -312,6 +312,116 @@ async fn filters_by_product_and_release() {
         assert_eq!(got_any_two.len(), 2);
         // Empty parameters filter nothing.
         assert_eq!(until(&mut empty, last).await, everything);
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn promotions_and_health_changes_are_environment_events() {
+    for backend in backends() {
+        let (server, token) = server(backend).await;
+        let mut all = open(&server, "", None).await;
+        let mut release_one = open(&server, "?release=1", None).await;
+
+        // Health of an environment no release has reached: the product is
+        // new, and the environment changed with no release to name.
+        ingest(
+            &server,
+            &token,
+            json!([health("h1", "shop", "prod", "Degraded", 1)]),
+        )
+        .await;
+        let product = next(&mut all).await;
+        assert_eq!(product.event, "product", "{product:?}");
+        let env = next(&mut all).await;
+        assert_eq!(env.event, "environment", "{env:?}");
+        let data = env.json();
+        assert_eq!(
+            (&data["product"], &data["environment"], &data["release"]),
+            (&json!("shop"), &json!("prod"), &Value::Null),
+            "{}",
+            env.data
+        );
+
+        // A report older than the stored one changes nothing, says nothing.
+        ingest(
+            &server,
+            &token,
+            json!([health("h2", "shop", "prod", "Healthy", 0)]),
+        )
+        .await;
+
+        // A promotion changes the release and the environment it reached.
+        ingest(
+            &server,
+            &token,
+            json!([created("c1", "shop", "k1", "a", "m", 2)]),
+        )
+        .await;
+        ingest(
+            &server,
+            &token,
+            json!([promoted("p1", "shop", "k1", "staging", "v-k1", 3)]),
+        )
+        .await;
+        let created_event = next(&mut all).await;
+        assert_eq!(
+            (
+                created_event.event.as_str(),
+                created_event.json()["release"].as_i64()
+            ),
+            ("release", Some(1))
+        );
+        let release = next(&mut all).await;
+        assert_eq!(release.event, "release", "{release:?}");
+        let env = next(&mut all).await;
+        assert_eq!(env.event, "environment", "{env:?}");
+        assert_eq!(env.json()["environment"], "staging");
+        assert_eq!(env.json()["release"], 1);
+        assert!(env.id() > release.id(), "after the release it changed");
+
+        // Health where release 1 is deployed names that release, so its
+        // watchers hear of it too.
+        ingest(
+            &server,
+            &token,
+            json!([health("h3", "shop", "staging", "Healthy", 4)]),
+        )
+        .await;
+        let rederived = next(&mut all).await;
+        assert_eq!(rederived.event, "release", "{rederived:?}");
+        let env = next(&mut all).await;
+        assert_eq!(
+            (
+                env.event.as_str(),
+                env.json()["environment"].as_str(),
+                env.json()["release"].as_i64()
+            ),
+            ("environment", Some("staging"), Some(1)),
+            "{}",
+            env.data
+        );
+
+        // Filtered by release, the changes that name release 1.
+        let filtered = take(&mut release_one, 5).await;
+        assert_eq!(
+            filtered
+                .iter()
+                .map(|e| (e.event.as_str(), e.json()["release"].as_i64()))
+                .collect::<Vec<_>>(),
+            [
+                ("release", Some(1)),
+                ("release", Some(1)),
+                ("environment", Some(1)),
+                ("release", Some(1)),
+                ("environment", Some(1)),
+            ]
+        );
+        assert_eq!(
+            change_ids(&server).await.len(),
+            7,
+            "product, environment, release, release, environment, release, environment"
+        );
         server.stop().await;
     }
 }

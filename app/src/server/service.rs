@@ -70,6 +70,10 @@ struct Batch {
     /// Per (product id, environment): the newest release recorded as
     /// deployed there by this transaction.
     deployed: HashMap<(i64, String), i64>,
+    /// Environments promoted to a version, or whose application health
+    /// changed: (product, environment) → product id. Each is one
+    /// `environment` change (a release's creation is its `release` change).
+    environments: BTreeMap<(String, String), i64>,
 }
 
 impl Batch {
@@ -372,6 +376,10 @@ async fn apply(
             )
             .await?;
             batch.promoted(release.product_id, &promoted.environment, release.id);
+            batch.environments.insert(
+                (promoted.product.clone(), promoted.environment.clone()),
+                release.product_id,
+            );
             batch.touch(release.pk, at);
         }
         Command::GitFailed(failed) => {
@@ -398,6 +406,10 @@ async fn apply(
                 batch.new_products.insert(health.product.clone());
             }
             if store::health::report(conn, product_id, health, at).await? {
+                batch.environments.insert(
+                    (health.product.clone(), health.environment.clone()),
+                    product_id,
+                );
                 // Health shows on the release deployed there; re-derive it
                 // so its watchers hear of the change.
                 if let Some(id) =
@@ -516,9 +528,43 @@ async fn rederive(conn: &mut Conn, batch: &Batch, now: i64) -> Result<Vec<Change
             summary,
         });
     }
-    if batch.touched.is_empty() {
-        return Ok(notices);
+    if !batch.touched.is_empty() {
+        notices.extend(rederive_touched(conn, batch, now).await?);
     }
+    for ((product, environment), &product_id) in &batch.environments {
+        let release = store::health::deployed(conn, product_id, environment).await?;
+        let summary = serde_json::json!({
+            "product": product,
+            "environment": environment,
+            "release": release,
+        });
+        let id = store::changes::append(
+            conn,
+            product,
+            release,
+            "environment",
+            &summary.to_string(),
+            now,
+        )
+        .await?;
+        notices.push(ChangeNotice {
+            id,
+            kind: "environment".into(),
+            product: product.clone(),
+            release,
+            summary,
+        });
+    }
+    Ok(notices)
+}
+
+/// Re-derives the releases the batch touched; their `release` notices.
+async fn rederive_touched(
+    conn: &mut Conn,
+    batch: &Batch,
+    now: i64,
+) -> Result<Vec<ChangeNotice>, AppError> {
+    let mut notices = Vec::new();
     for (&pk, &at) in &batch.touched {
         store::releases::touch(conn, pk, at).await?;
     }

@@ -22,7 +22,7 @@ pub struct Settings {
 pub struct ChangeNotice {
     /// The `changes` row id: monotonically increasing, the SSE `id:`.
     pub id: i64,
-    /// `release` or `product`.
+    /// `release`, `environment` or `product`.
     pub kind: String,
     pub product: String,
     /// The per-product release id, when a release changed.

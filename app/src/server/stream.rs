@@ -77,7 +77,7 @@ impl Filter {
         ("release" = Option<i64>, Query, description = "Only changes of this release id"),
         ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event id: every change since is sent first, or a `reset` event when they are no longer kept")),
     responses(
-        (status = 200, description = "`text/event-stream`: one event per committed change, `id:` the change id, `event:` `release` or `product` (or `reset`), `data:` a JSON summary naming `product` and `release`; a comment heartbeat every 15 s", content_type = "text/event-stream"),
+        (status = 200, description = "`text/event-stream`: one event per committed change, `id:` the change id, `event:` `release`, `environment` (a promotion or a health change; `data` also names the `environment`) or `product` (or `reset`), `data:` a JSON summary naming `product` and `release`; a comment heartbeat every 15 s", content_type = "text/event-stream"),
         (status = 400, description = "A `release` or `Last-Event-ID` that is not a number"),
         (status = 401, description = "No token and anonymous read is off, or an unknown token"),
         (status = 403, description = "A token without read access")))]

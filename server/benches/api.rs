@@ -1,5 +1,5 @@
-//! `cargo bench -p server --bench api` (or `scripts/bench`): the figures of
-//! issue 4 on SQLite, against a real server on a loopback port:
+//! `cargo bench -p server --bench api` (or `scripts/bench`): the store and
+//! API figures on SQLite, against a real server on a loopback port:
 //! - ingest rate for batches of 500 `workflow.updated` snapshots,
 //! - single-event requests per second (8 concurrent clients),
 //! - release-detail latency p50/p99 for a 10-environment × 3-application ×

@@ -1,5 +1,5 @@
 //! `cargo bench -p server --bench stream` (or `scripts/bench`): the live
-//! stream figures of issue 6 on SQLite. The real `server` binary runs as a
+//! stream figures on SQLite. The real `server` binary runs as a
 //! child process (so its RSS is its own) on a loopback port; this process
 //! opens 1,000 SSE clients, posts 200 events/s for 30 s (one
 //! `release.created` per request, so one change each) and prints:

@@ -1,4 +1,4 @@
-//! The live stream (SPEC §5, issue 6) against a real server on port 0, on
+//! The live stream (SPEC §5) against a real server on port 0, on
 //! SQLite and (when `TEST_POSTGRES_URL` is set) PostgreSQL, read as real
 //! server-sent events: delivery, filters, resume with `Last-Event-ID`,
 //! `reset`, heartbeat, auth, the end of streams on graceful shutdown, and

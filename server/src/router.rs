@@ -43,6 +43,9 @@ pub async fn launch(
             anonymous_read: launch.anonymous_read,
         },
     );
+    // Before anything commits or any stream starts (see `Tailer::start`).
+    let tailer = app::server::stream::Tailer::start(state.clone()).await;
+    tokio::spawn(tailer.run());
     if let Some(options) = launch.demo {
         let with_history = crate::demo::needs_history(&state)
             .await
@@ -50,7 +53,6 @@ pub async fn launch(
         tokio::spawn(crate::demo::run(state.clone(), options, with_history));
     }
     crate::assets::precompress_in_background(site_pkg_dir(&state.leptos_options));
-    tokio::spawn(app::server::stream::run_tailer(state.clone()));
     // Webhook deliveries left pending by an earlier run are sent now.
     tokio::spawn(app::server::webhook::run_worker(
         state.clone(),

@@ -252,72 +252,109 @@ fn rendered(notices: Vec<ChangeNotice>) -> VecDeque<Arc<Rendered>> {
     notices.into_iter().map(Rendered::new).collect()
 }
 
-/// Broadcasts committed changes in id order until shutdown. Wakes on this
-/// process's commits (`AppState::committed`), on PostgreSQL notifications
-/// from any replica, and once a second in case a wake-up was missed.
-pub async fn run_tailer(state: AppState) {
-    let mut position = match state.db.pool.acquire().await {
-        Ok(mut conn) => changes::bounds(&mut conn)
-            .await
-            .map(|(_, newest)| newest)
-            .unwrap_or(0),
-        Err(_) => 0,
-    };
-    let mut listener = match state.db.backend {
-        Backend::Postgres => match sqlx::postgres::PgListener::connect(state.db.url()).await {
-            Ok(mut listener) => match listener.listen(NOTIFY_CHANNEL).await {
-                Ok(()) => Some(listener),
+/// How long the tailer lets commits gather before it reads and sends them.
+const COALESCE: Duration = Duration::from_millis(5);
+
+/// The one reader of the change log per process: broadcasts committed
+/// changes in id order to the streams.
+pub struct Tailer {
+    state: AppState,
+    position: i64,
+    listener: Option<sqlx::postgres::PgListener>,
+}
+
+impl Tailer {
+    /// Reads where the change log ends and starts listening for other
+    /// replicas. Call it before the server accepts streams: a stream starts
+    /// from the end of the log as it reads it, which must not be ahead of
+    /// the tailer, or the changes in between would reach no stream.
+    pub async fn start(state: AppState) -> Tailer {
+        let position = match state.db.pool.acquire().await {
+            Ok(mut conn) => changes::bounds(&mut conn)
+                .await
+                .map(|(_, newest)| newest)
+                .unwrap_or(0),
+            Err(_) => 0,
+        };
+        let listener = match state.db.backend {
+            Backend::Postgres => match sqlx::postgres::PgListener::connect(state.db.url()).await {
+                Ok(mut listener) => match listener.listen(NOTIFY_CHANNEL).await {
+                    Ok(()) => Some(listener),
+                    Err(error) => {
+                        tracing::error!(%error, "cannot LISTEN for changes of other replicas");
+                        None
+                    }
+                },
                 Err(error) => {
-                    tracing::error!(%error, "cannot LISTEN for changes of other replicas");
+                    tracing::error!(%error, "cannot connect to LISTEN for changes of other replicas");
                     None
                 }
             },
-            Err(error) => {
-                tracing::error!(%error, "cannot connect to LISTEN for changes of other replicas");
-                None
-            }
-        },
-        Backend::Sqlite => None,
-    };
-    let mut shutdown = state.shutdown.subscribe();
-    let mut pruned_at = std::time::Instant::now();
-    loop {
-        let notified = async {
-            match listener.as_mut() {
-                Some(listener) => {
-                    tokio::select! {
-                        _ = state.committed.notified() => {},
-                        _ = listener.recv() => {},
-                    }
-                }
-                None => state.committed.notified().await,
-            }
+            Backend::Sqlite => None,
         };
-        tokio::select! {
-            _ = shutdown.changed() => return,
-            _ = notified => {},
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {},
+        Tailer {
+            state,
+            position,
+            listener,
         }
-        let Ok(mut conn) = state.db.pool.acquire().await else {
-            continue;
-        };
+    }
+
+    /// Broadcasts committed changes until shutdown. Wakes on this process's
+    /// commits (`AppState::committed`), on PostgreSQL notifications from any
+    /// replica, and once a second in case a wake-up was missed.
+    pub async fn run(self) {
+        let Tailer {
+            state,
+            mut position,
+            mut listener,
+        } = self;
+        let mut shutdown = state.shutdown.subscribe();
+        let mut pruned_at = std::time::Instant::now();
         loop {
-            match changes::since(&mut conn, position, 1000).await {
-                Ok(rows) if rows.is_empty() => break,
-                Ok(rows) => {
-                    for notice in rows {
-                        position = notice.id;
-                        // Nobody listening is not an error.
-                        let _ = state.changes.send(Rendered::new(notice));
+            let notified = async {
+                match listener.as_mut() {
+                    Some(listener) => {
+                        tokio::select! {
+                            _ = state.committed.notified() => {},
+                            _ = listener.recv() => {},
+                        }
                     }
+                    None => state.committed.notified().await,
                 }
-                Err(_) => break,
+            };
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = notified => {},
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {},
             }
-        }
-        if pruned_at.elapsed() > Duration::from_secs(600) {
-            pruned_at = std::time::Instant::now();
-            if let Err(error) = changes::prune(&mut conn, RETAINED_CHANGES).await {
-                tracing::warn!(error = %error, "cannot prune the change log");
+            // Commits that land within a few milliseconds are read and sent
+            // together: each stream then writes them to its socket at once,
+            // which is what a thousand streams under a burst of commits need.
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep(COALESCE) => {},
+            }
+            let Ok(mut conn) = state.db.pool.acquire().await else {
+                continue;
+            };
+            loop {
+                match changes::since(&mut conn, position, 1000).await {
+                    Ok(rows) if rows.is_empty() => break,
+                    Ok(rows) => {
+                        for notice in rows {
+                            position = notice.id;
+                            // Nobody listening is not an error.
+                            let _ = state.changes.send(Rendered::new(notice));
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+            if pruned_at.elapsed() > Duration::from_secs(600) {
+                pruned_at = std::time::Instant::now();
+                if let Err(error) = changes::prune(&mut conn, RETAINED_CHANGES).await {
+                    tracing::warn!(error = %error, "cannot prune the change log");
+                }
             }
         }
     }

@@ -8,17 +8,25 @@ pub mod releases;
 pub mod restart;
 pub mod session;
 
+/// The shared state of a server function; an error, never a panic, where
+/// it is missing (a render outside a request, such as the route listing).
+#[cfg(feature = "ssr")]
+pub(crate) fn app_state() -> Result<crate::server::state::AppState, crate::AppError> {
+    leptos::prelude::use_context::<crate::server::state::AppState>()
+        .ok_or_else(|| crate::AppError::internal("server function without the application state"))
+}
+
 /// The shared state, once the caller may read (SPEC §4.1): a viewer or
 /// operator token, or anyone when anonymous read is on. Fails with 401/403,
 /// and sets that status on the response.
 #[cfg(feature = "ssr")]
 pub(crate) async fn reader() -> Result<crate::server::state::AppState, crate::AppError> {
     use axum::extract::FromRequestParts;
-    use leptos::prelude::{expect_context, use_context};
+    use leptos::prelude::use_context;
 
     use crate::server::auth::Caller;
 
-    let state = expect_context::<crate::server::state::AppState>();
+    let state = app_state()?;
     let mut parts = use_context::<axum::http::request::Parts>()
         .ok_or_else(|| crate::AppError::internal("server function without request parts"))?;
     Caller::from_request_parts(&mut parts, &state)

@@ -14,9 +14,8 @@ pub async fn restart_release(product: String, id: i64) -> Result<u32, AppError> 
 
     use crate::server::auth::{Caller, Role};
     use crate::server::restart;
-    use crate::server::state::AppState;
 
-    let state = expect_context::<AppState>();
+    let state = crate::api::app_state()?;
     let mut parts = use_context::<axum::http::request::Parts>()
         .ok_or_else(|| AppError::internal("server function without request parts"))?;
     Caller::from_request_parts(&mut parts, &state)

@@ -23,10 +23,9 @@ impl Session {
 #[server(endpoint = "session")]
 pub async fn get_session() -> Result<Session, AppError> {
     use crate::server::auth::Caller;
-    use crate::server::state::AppState;
     use axum::extract::FromRequestParts;
 
-    let state = expect_context::<AppState>();
+    let state = crate::api::app_state()?;
     let mut parts = use_context::<axum::http::request::Parts>()
         .ok_or_else(|| AppError::internal("server function without request parts"))?;
     let caller = Caller::from_request_parts(&mut parts, &state)
@@ -46,10 +45,9 @@ pub async fn get_session() -> Result<Session, AppError> {
 #[server(endpoint = "sign_in")]
 pub async fn sign_in(token: String, next: Option<String>) -> Result<(), AppError> {
     use crate::server::auth::{find_token_role, SESSION_COOKIE};
-    use crate::server::state::AppState;
     use axum::http::{header::SET_COOKIE, HeaderValue};
 
-    let state = expect_context::<AppState>();
+    let state = crate::api::app_state()?;
     let token = token.trim().to_string();
     if token.is_empty() {
         return Err(AppError::invalid("token", "paste a token to sign in").with_status());

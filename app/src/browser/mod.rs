@@ -16,7 +16,7 @@ pub mod navigate;
 use wasm_bindgen::JsCast;
 use web_sys::js_sys;
 
-pub use navigate::{refresh, visit, History};
+pub use navigate::{refresh, visit, History, Scroll};
 
 /// Starts everything once the islands are hydrated: navigation, the clock,
 /// and the `data-hydrated` marker on `<body>` that tests and tools wait for.

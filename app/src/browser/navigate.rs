@@ -25,15 +25,28 @@ pub enum History {
     Keep,
 }
 
+/// Where the page is scrolled after a visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scroll {
+    /// To `#id` when the URL has one, else to the top: a new view.
+    Top,
+    /// Where it is: the same view changed in place (`data-noscroll` on a
+    /// link or form, a selection in the graph, back and forward).
+    Keep,
+}
+
 /// Dispatched on `window` after every page change, for the islands that
 /// depend on the page (the live client follows what the page shows).
 pub const NAVIGATED_EVENT: &str = "releases:navigated";
 
 thread_local! {
-    /// Counts visits, so a slower, older response never replaces a newer page.
+    /// Counts visits and refreshes, so a slower, older response never
+    /// replaces a newer page.
     static GENERATION: Cell<u64> = const { Cell::new(0) };
     /// Whether a visit (not a refresh) is under way.
     static VISITING: Cell<bool> = const { Cell::new(false) };
+    /// Whether a refresh was asked for during a visit.
+    static REFRESH_AFTER_VISIT: Cell<bool> = const { Cell::new(false) };
     /// Path and query of the page on screen: a history move that changes
     /// only the fragment needs no visit.
     static SHOWN: RefCell<String> = const { RefCell::new(String::new()) };
@@ -56,7 +69,7 @@ pub fn install() {
     let on_submit = Closure::<dyn Fn(Event)>::new(on_submit);
     let on_popstate = Closure::<dyn Fn(Event)>::new(|_| {
         if SHOWN.with(|shown| *shown.borrow() != page_of_location()) {
-            leptos::task::spawn_local(visit(current_url(), History::Keep));
+            leptos::task::spawn_local(visit(current_url(), History::Keep, Scroll::Keep));
         }
     });
     SHOWN.with(|shown| *shown.borrow_mut() = page_of_location());
@@ -70,7 +83,7 @@ pub fn install() {
     on_submit.forget();
     on_popstate.forget();
     let _ = leptos::server_fn::redirect::set_redirect_hook(|location: &str| {
-        leptos::task::spawn_local(visit(location.to_owned(), History::Push));
+        leptos::task::spawn_local(visit(location.to_owned(), History::Push, Scroll::Top));
     });
 }
 
@@ -79,51 +92,60 @@ pub fn current_url() -> String {
     window().location().href().unwrap_or_default()
 }
 
-/// Shows the page at `url` in place. Falls back to loading it the usual
-/// way when it cannot be fetched or is not an HTML page.
-pub async fn visit(url: String, history: History) {
-    go(url, history, true).await
-}
-
-/// `visit`, scrolling (to the top of a new page, or to `#id`) only when
-/// `scroll` is set.
-async fn go(url: String, history: History, scroll: bool) {
-    let generation = GENERATION.with(|g| {
+fn next_generation() -> u64 {
+    GENERATION.with(|g| {
         g.set(g.get() + 1);
         g.get()
-    });
+    })
+}
+
+/// Shows the page at `url` in place. Falls back to loading it the usual
+/// way when it cannot be fetched or is not an HTML page.
+pub async fn visit(url: String, history: History, scroll: Scroll) {
+    let generation = next_generation();
     VISITING.with(|v| v.set(true));
     let shown = show(&url, history, generation, scroll).await;
-    if GENERATION.with(Cell::get) == generation {
-        VISITING.with(|v| v.set(false));
-        if !shown {
-            let _ = window().location().assign(&url);
-        }
+    if GENERATION.with(Cell::get) != generation {
+        return;
+    }
+    VISITING.with(|v| v.set(false));
+    if !shown {
+        let _ = window().location().assign(&url);
+    } else if REFRESH_AFTER_VISIT.with(|r| r.replace(false)) {
+        refresh().await;
     }
 }
 
 /// Fetches the current page again and morphs it in place, keeping the
-/// scroll position, focus and every island's state. Skipped while a visit
-/// is under way (it brings a fresh page anyway) and when the page is not
-/// one that follows live changes.
+/// scroll position, focus and every island's state; only on pages that
+/// follow live changes (`data-live`). During a visit it waits for the new
+/// page, then refreshes that one.
 pub async fn refresh() {
-    if VISITING.with(Cell::get)
-        || document()
-            .query_selector("[data-live]")
-            .ok()
-            .flatten()
-            .is_none()
+    if VISITING.with(Cell::get) {
+        REFRESH_AFTER_VISIT.with(|r| r.set(true));
+        return;
+    }
+    if document()
+        .query_selector("[data-live]")
+        .ok()
+        .flatten()
+        .is_none()
     {
         return;
     }
-    let generation = GENERATION.with(Cell::get);
     // A failed refresh changes nothing: the next change or reconnection retries.
-    let _ = show(&current_url(), History::Keep, generation, false).await;
+    let _ = show(
+        &current_url(),
+        History::Keep,
+        next_generation(),
+        Scroll::Keep,
+    )
+    .await;
 }
 
 /// Fetches `url` and, unless a newer visit started meanwhile, puts it on
 /// screen. `false` when the page could not be shown in place.
-async fn show(url: &str, history: History, generation: u64, scroll: bool) -> bool {
+async fn show(url: &str, history: History, generation: u64, scroll: Scroll) -> bool {
     let Some((final_url, html)) = fetch_page(url).await else {
         return false;
     };
@@ -139,8 +161,6 @@ async fn show(url: &str, history: History, generation: u64, scroll: bool) -> boo
     let (Some(body), Some(next_body)) = (document().body(), next.body()) else {
         return false;
     };
-    let before = window().location();
-    let old_path = before.pathname().unwrap_or_default();
     let browser_history = window().history().ok();
     match (history, browser_history) {
         (History::Push, Some(h)) => {
@@ -157,27 +177,22 @@ async fn show(url: &str, history: History, generation: u64, scroll: bool) -> boo
     if let Ok(event) = Event::new(NAVIGATED_EVENT) {
         let _ = window().dispatch_event(&event);
     }
-    if scroll && history != History::Keep {
-        scroll_after(&final_url, &old_path);
+    if scroll == Scroll::Top {
+        scroll_to_target(&final_url);
     }
     true
 }
 
-/// A new page starts at the top; the same page with another query (a
-/// selected environment, a filter) keeps its place; `#id` scrolls there.
-fn scroll_after(url: &str, old_path: &str) {
-    let Ok(url) = Url::new(url) else {
-        return;
-    };
-    let hash = url.hash();
-    if let Some(id) = hash.strip_prefix('#').filter(|id| !id.is_empty()) {
-        if let Some(target) = document().get_element_by_id(id) {
-            target.scroll_into_view();
-            return;
-        }
-    }
-    if url.pathname() != old_path {
-        window().scroll_to_with_x_and_y(0.0, 0.0);
+/// Scrolls to the URL's `#id`, or to the top.
+fn scroll_to_target(url: &str) {
+    let target = Url::new(url).ok().and_then(|url| {
+        let hash = url.hash();
+        let id = hash.strip_prefix('#').filter(|id| !id.is_empty())?;
+        document().get_element_by_id(id)
+    });
+    match target {
+        Some(target) => target.scroll_into_view(),
+        None => window().scroll_to_with_x_and_y(0.0, 0.0),
     }
 }
 
@@ -216,6 +231,16 @@ fn is_page(url: &Url) -> bool {
     url.origin() == here.origin().unwrap_or_default()
         && !path.starts_with("/api/")
         && !path.starts_with("/pkg/")
+}
+
+/// `data-noscroll` on a link or form: it changes the view in place (an
+/// error panel, a filter, a node of the graph).
+fn scroll_for(element: &Element) -> Scroll {
+    if element.has_attribute("data-noscroll") {
+        Scroll::Keep
+    } else {
+        Scroll::Top
+    }
 }
 
 fn on_click(event: MouseEvent) {
@@ -262,9 +287,7 @@ fn on_click(event: MouseEvent) {
         return;
     }
     event.prevent_default();
-    // `data-noscroll`: the link opens something in place (an error panel).
-    let scroll = !link.has_attribute("data-noscroll");
-    leptos::task::spawn_local(go(url.href(), History::Push, scroll));
+    leptos::task::spawn_local(visit(url.href(), History::Push, scroll_for(&link)));
 }
 
 fn on_submit(event: Event) {
@@ -296,5 +319,5 @@ fn on_submit(event: Event) {
     url.set_search(&String::from(params.to_string()));
     url.set_hash("");
     event.prevent_default();
-    leptos::task::spawn_local(visit(url.href(), History::Push));
+    leptos::task::spawn_local(visit(url.href(), History::Push, scroll_for(&form)));
 }

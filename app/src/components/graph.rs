@@ -234,6 +234,7 @@ pub fn PromotionGraph(release: ReleaseView, selected: Option<String>) -> impl In
                         id=format!("graph-node-{index}")
                         class=class
                         data-testid="graph-node"
+                        data-noscroll="true"
                         data-env=name.clone()
                         data-status=key
                         aria-label=label
@@ -390,7 +391,8 @@ fn select(index: usize, name: String) {
         let path = window().location().pathname().unwrap_or_default();
         let url = with_query(&path, &[("env", Some(&name))]);
         leptos::task::spawn_local(async move {
-            crate::browser::visit(url, crate::browser::History::Push).await;
+            use crate::browser::{History, Scroll};
+            crate::browser::visit(url, History::Push, Scroll::Keep).await;
             focus();
         });
     }

@@ -48,7 +48,8 @@ pub fn ReleasesPage() -> impl IntoView {
                 <h1>"Releases of " <span class="mono">{move || product.get()}</span></h1>
                 <p class="page__lead">"Newest first. Every release, where it went, and how it ended."</p>
             </header>
-            <form method="get" action="" class="filters" role="search" data-testid="release-filters">
+            <form method="get" action="" class="filters" role="search" data-testid="release-filters"
+                data-noscroll="true">
                 <label class="field">
                     <span class="field__label">"Status"</span>
                     <select name="status" data-testid="filter-status">

@@ -1,11 +1,12 @@
 //! The live-updates client: one `EventSource` per page on `/api/v1/stream`,
-//! filtered to what the page shows, reconnecting with backoff. Pages read
-//! `Live::changes` in their resources' sources, so every change the server
-//! commits refetches what they show, in place, without a reload.
+//! filtered to what the page shows, reconnecting with backoff. Every change
+//! the server commits refreshes the page in place (`crate::browser::refresh`:
+//! the server renders it again and the document is morphed into it), with
+//! no reload.
 //!
 //! On the server (SSR) nothing connects; the indicator renders hidden until
-//! the page hydrates, so a page read without JavaScript never claims to be
-//! live.
+//! the island hydrates, so a page read without JavaScript never claims to
+//! be live.
 
 use leptos::prelude::*;
 
@@ -44,83 +45,33 @@ impl LiveStatus {
     }
 }
 
-/// The app's live connection, in context.
-#[derive(Debug, Clone, Copy)]
-pub struct Live {
-    pub status: RwSignal<LiveStatus>,
-    /// When the last change arrived (RFC 3339), for the indicator.
-    pub last_update: RwSignal<Option<String>>,
-    /// Counts the changes seen (coalesced); read it in a resource's source
-    /// to refetch when something the page shows changed.
-    pub changes: RwSignal<u64>,
-    /// What the stream is filtered to: `(product, release)`.
-    pub filter: RwSignal<(Option<String>, Option<i64>)>,
-}
-
-/// Creates the connection state and puts it in context; in the browser,
-/// opens the stream and re-opens it whenever the page's filter changes.
-pub fn provide_live() -> Live {
-    let live = Live {
-        status: RwSignal::new(LiveStatus::Idle),
-        last_update: RwSignal::new(None),
-        changes: RwSignal::new(0),
-        filter: RwSignal::new((None, None)),
-    };
-    provide_context(live);
-    #[cfg(feature = "hydrate")]
-    browser::connect(live);
-    live
-}
-
-/// The page's live connection (a disconnected one outside the app).
-pub fn use_live() -> Live {
-    use_context::<Live>().unwrap_or_else(|| Live {
-        status: RwSignal::new(LiveStatus::Idle),
-        last_update: RwSignal::new(None),
-        changes: RwSignal::new(0),
-        filter: RwSignal::new((None, None)),
-    })
-}
-
-/// Narrows the page's stream to a product (and a release); the stream is
-/// re-opened when this changes. Returns the change counter to read.
-pub fn follow(
-    product: impl Fn() -> Option<String> + Send + Sync + 'static,
-    release: impl Fn() -> Option<i64> + Send + Sync + 'static,
-) -> RwSignal<u64> {
-    let live = use_live();
-    Effect::new(move |_| {
-        let wanted = (product(), release());
-        if live.filter.with_untracked(|current| *current != wanted) {
-            live.filter.set(wanted);
-        }
-    });
-    live.changes
-}
-
 /// "Live" / "Reconnecting…" / "Offline" with the time of the last update.
-#[component]
+/// An island: in the browser it holds the page's connection, following
+/// what the page shows (`data-live`, `data-live-product`,
+/// `data-live-release` on the page's root element) across in-place
+/// navigations, and refreshes the page when a change arrives.
+#[island]
 pub fn LiveIndicator() -> impl IntoView {
-    let live = use_live();
-    let title = move || match live.last_update.get() {
-        Some(at) => format!(
-            "Live updates: {}. Last change {}",
-            live.status.get().label(),
-            at
-        ),
-        None => format!("Live updates: {}", live.status.get().label()),
+    let status = RwSignal::new(LiveStatus::Idle);
+    // When the last change arrived (ISO 8601), for the title.
+    let last_update = RwSignal::new(None::<String>);
+    #[cfg(feature = "hydrate")]
+    browser::connect(status, last_update);
+    let title = move || match last_update.get() {
+        Some(at) => format!("Live updates: {}. Last change {}", status.get().label(), at),
+        None => format!("Live updates: {}", status.get().label()),
     };
     view! {
         <span
             class="live-indicator"
             data-testid="live-indicator"
-            data-state=move || live.status.get().as_str()
+            data-state=move || status.get().as_str()
             role="status"
             title=title
-            hidden=move || live.status.get() == LiveStatus::Idle
+            hidden=move || status.get() == LiveStatus::Idle
         >
             <span class="live-indicator__dot" aria-hidden="true"></span>
-            <span class="live-indicator__label">{move || live.status.get().label()}</span>
+            <span class="live-indicator__label">{move || status.get().label()}</span>
         </span>
     }
 }
@@ -138,15 +89,26 @@ mod browser {
     use wasm_bindgen::JsCast;
     use web_sys::{EventSource, MessageEvent};
 
-    use super::{Live, LiveStatus};
+    use super::LiveStatus;
+    use crate::browser::navigate::NAVIGATED_EVENT;
 
-    /// Changes arriving closer together than this refetch once.
+    /// Changes arriving closer together than this refresh once.
     const COALESCE: Duration = Duration::from_millis(250);
     /// Reconnect delays: doubling from the first to the last.
     const FIRST_RETRY: Duration = Duration::from_secs(1);
     const LAST_RETRY: Duration = Duration::from_secs(30);
     /// After this many failed attempts in a row the indicator says offline.
     const OFFLINE_AFTER: u32 = 4;
+
+    /// What the stream is filtered to: `(product, release)`.
+    type Filter = (Option<String>, Option<i64>);
+
+    /// The indicator's signals.
+    #[derive(Clone, Copy)]
+    struct Live {
+        status: RwSignal<LiveStatus>,
+        last_update: RwSignal<Option<String>>,
+    }
 
     /// The open connection and what keeps it going.
     #[derive(Default)]
@@ -156,28 +118,60 @@ mod browser {
         retry: Option<Timeout>,
         flush: Option<Timeout>,
         failures: u32,
-        /// Whether a change arrived since the last refetch was triggered.
+        /// Whether a change arrived since the last refresh was triggered.
         pending: bool,
-        /// Set after a failure: the next successful open refetches, since
+        /// Set after a failure: the next successful open refreshes, since
         /// changes may have been missed.
         stale: bool,
         generation: u64,
     }
 
-    pub fn connect(live: Live) {
+    /// The filter of the page on screen, from its root element.
+    fn page_filter() -> Filter {
+        let root = document().query_selector("[data-live]").ok().flatten();
+        let attribute = |name: &str| root.as_ref().and_then(|r| r.get_attribute(name));
+        (
+            attribute("data-live-product"),
+            attribute("data-live-release").and_then(|id| id.parse().ok()),
+        )
+    }
+
+    /// Opens the stream for the page on screen, and re-opens it when an
+    /// in-place navigation shows a page with another filter.
+    pub fn connect(status: RwSignal<LiveStatus>, last_update: RwSignal<Option<String>>) {
+        let live = Live {
+            status,
+            last_update,
+        };
+        let filter = RwSignal::new(page_filter());
+        let on_navigated = Closure::<dyn Fn()>::new(move || {
+            let wanted = page_filter();
+            if filter.with_untracked(|current| *current != wanted) {
+                filter.set(wanted);
+            }
+        });
+        let _ = window().add_event_listener_with_callback(
+            NAVIGATED_EVENT,
+            on_navigated.as_ref().unchecked_ref(),
+        );
+        // The indicator is in the page's header: it lives as long as the page.
+        on_navigated.forget();
         let connection = SendWrapper::new(Rc::new(RefCell::new(Connection::default())));
         let on_cleanup_connection = connection.clone();
         Effect::new(move |_| {
-            let filter = live.filter.get();
+            let filter = filter.get();
             open(&connection, live, filter);
         });
         on_cleanup(move || close(&on_cleanup_connection));
     }
 
-    fn url(filter: &(Option<String>, Option<i64>)) -> String {
+    fn url(filter: &Filter) -> String {
         let mut params = Vec::new();
         if let Some(product) = &filter.0 {
-            params.push(format!("product={}", js_encode(product)));
+            params.push(format!(
+                "product={}",
+                crate::components::url::encode(product)
+            ));
         }
         if let Some(release) = filter.1 {
             params.push(format!("release={release}"));
@@ -187,14 +181,6 @@ mod browser {
         } else {
             format!("/api/v1/stream?{}", params.join("&"))
         }
-    }
-
-    fn js_encode(value: &str) -> String {
-        js_sys_encode(value).unwrap_or_else(|| value.to_string())
-    }
-
-    fn js_sys_encode(value: &str) -> Option<String> {
-        Some(String::from(web_sys::js_sys::encode_uri_component(value)))
     }
 
     fn close(connection: &Rc<RefCell<Connection>>) {
@@ -208,11 +194,11 @@ mod browser {
         c.generation += 1;
     }
 
-    fn open(
-        connection: &Rc<RefCell<Connection>>,
-        live: Live,
-        filter: (Option<String>, Option<i64>),
-    ) {
+    fn refresh() {
+        leptos::task::spawn_local(crate::browser::refresh());
+    }
+
+    fn open(connection: &Rc<RefCell<Connection>>, live: Live, filter: Filter) {
         close(connection);
         let Ok(source) = EventSource::new(&url(&filter)) else {
             live.status.set(LiveStatus::Offline);
@@ -235,7 +221,7 @@ mod browser {
                 };
                 live.status.set(LiveStatus::Live);
                 if stale {
-                    live.changes.update(|n| *n += 1);
+                    refresh();
                 }
             })
         };
@@ -245,10 +231,10 @@ mod browser {
                 if event.dyn_ref::<MessageEvent>().is_none() {
                     return;
                 }
-                live.last_update.set(Some(
-                    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                ));
-                changed(&connection, live);
+                live.last_update.set(Some(String::from(
+                    web_sys::js_sys::Date::new_0().to_iso_string(),
+                )));
+                changed(&connection);
             })
         };
         let on_error = {
@@ -291,20 +277,20 @@ mod browser {
         c.source = Some(source);
     }
 
-    /// Counts a change, at most one refetch per `COALESCE`.
-    fn changed(connection: &Rc<RefCell<Connection>>, live: Live) {
+    /// Refreshes for a change, at most once per `COALESCE`.
+    fn changed(connection: &Rc<RefCell<Connection>>) {
         let mut c = connection.borrow_mut();
         if c.flush.is_some() {
             c.pending = true;
             return;
         }
-        live.changes.update(|n| *n += 1);
+        refresh();
         let flusher = connection.clone();
         c.flush = Some(Timeout::new(COALESCE.as_millis() as u32, move || {
             let mut c = flusher.borrow_mut();
             c.flush = None;
             if std::mem::take(&mut c.pending) {
-                live.changes.update(|n| *n += 1);
+                refresh();
             }
         }));
     }
@@ -312,7 +298,7 @@ mod browser {
     fn schedule_retry(
         connection: &Rc<RefCell<Connection>>,
         live: Live,
-        filter: (Option<String>, Option<i64>),
+        filter: Filter,
         failures: u32,
     ) {
         let delay = FIRST_RETRY

@@ -6,7 +6,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use crate::components::layout::Layout;
-use crate::components::theme::{provide_theme, request_theme};
+use crate::components::theme::request_theme;
 use crate::components::time::provide_clock;
 use crate::routes::login::LoginPage;
 use crate::routes::{
@@ -28,7 +28,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="description" content="Where every release is, what failed and why." />
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
                 <HashedStylesheet options=options.clone() id="leptos" />
-                <HydrationScripts options />
+                // Islands: only the interactive widgets hydrate; the pages
+                // stay server-rendered (see `crate::browser`).
+                <HydrationScripts options islands=true />
                 <MetaTags />
             </head>
             <body>
@@ -38,20 +40,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The root component: everything inside `<body>`.
+/// The root component: everything inside `<body>`. Rendered on the server
+/// only; in the browser the islands hydrate and `crate::browser` takes over.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    provide_theme();
     provide_clock();
-    crate::live::provide_live();
-
-    // A marker for tests and tooling: the page is interactive from here on.
-    Effect::new(move |_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
 
     view! {
         <Title formatter=|title: String| {

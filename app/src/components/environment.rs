@@ -189,8 +189,10 @@ pub fn EnvironmentPanel(
     });
 
     view! {
+        // `data-key`: another environment is another panel (its disclosures
+        // start closed), not this one changed, when the page morphs in place.
         <section class="env-panel card" aria-labelledby=heading_id data-testid="env-panel" data-env=name.clone()
-            data-status=status.key()>
+            data-key=name.clone() data-status=status.key()>
             <header class="env-panel__header">
                 <div class="env-panel__title">
                     <p class="page__eyebrow">"Environment"</p>

@@ -53,11 +53,11 @@ pub fn ErrorPanel(product: String, error: ErrorView, close_href: String) -> impl
             <section class="logs" aria-labelledby="error-logs-heading">
                 <div class="logs__toolbar">
                     <h4 id="error-logs-heading">{heading}</h4>
-                    <CopyButton text=logs.clone() label="Copy logs" />
+                    <CopyButton target="error-logs".to_owned() label="Copy logs".to_owned() />
                 </div>
                 // `column-reverse` starts the scroll at the end, without JavaScript.
                 <div class="logs__scroll" tabindex="0" role="region" aria-label="Logs, newest at the bottom">
-                    <pre data-testid="error-logs">{logs}</pre>
+                    <pre id="error-logs" data-testid="error-logs">{logs}</pre>
                 </div>
             </section>
         }
@@ -81,7 +81,8 @@ pub fn ErrorPanel(product: String, error: ErrorView, close_href: String) -> impl
     });
     view! {
         <section class="error-panel card" id="error-panel" aria-labelledby="error-panel-title"
-            data-testid="error-panel" data-error-id=error.id.clone() data-kind=format!("{kind:?}").to_lowercase()>
+            data-testid="error-panel" data-error-id=error.id.clone() data-key=error.id.clone()
+            data-kind=format!("{kind:?}").to_lowercase()>
             <header class="error-panel__header">
                 <h3 id="error-panel-title">
                     <ErrorKindIcon kind=kind />
@@ -101,15 +102,15 @@ pub fn ErrorPanel(product: String, error: ErrorView, close_href: String) -> impl
     }
 }
 
-/// Copies `text` to the clipboard. Shown only once the page is interactive.
-#[component]
-pub fn CopyButton(text: String, #[prop(into)] label: String) -> impl IntoView {
+/// Copies the text of the element with id `target` to the clipboard. An
+/// island, shown only once the page is interactive.
+#[island]
+pub fn CopyButton(target: String, label: String) -> impl IntoView {
     let interactive = RwSignal::new(false);
     Effect::new(move |_| interactive.set(true));
     let copied = RwSignal::new(false);
-    let text = StoredValue::new(text);
     let on_click = move |_| {
-        if text.with_value(|t| clipboard::write(t)) {
+        if clipboard::copy_from(&target) {
             copied.set(true);
         }
     };
@@ -131,15 +132,22 @@ mod clipboard {
         fn write_text(text: &str) -> Result<JsValue, JsValue>;
     }
 
-    /// Starts writing `text` to the clipboard; `false` when the browser has no clipboard.
-    pub fn write(text: &str) -> bool {
-        write_text(text).is_ok()
+    /// Starts writing the text of element `id` to the clipboard; `false`
+    /// when there is no such element or the browser has no clipboard.
+    pub fn copy_from(id: &str) -> bool {
+        let Some(text) = leptos::prelude::document()
+            .get_element_by_id(id)
+            .and_then(|element| element.text_content())
+        else {
+            return false;
+        };
+        write_text(&text).is_ok()
     }
 }
 
 #[cfg(not(feature = "hydrate"))]
 mod clipboard {
-    pub fn write(_text: &str) -> bool {
+    pub fn copy_from(_id: &str) -> bool {
         false
     }
 }

@@ -1,11 +1,11 @@
 //! The promotion-flow graph of the release page: the shared layout
-//! (`crate::graph`) drawn as SVG. Every node is a link to `?env=<name>`, so
-//! selection works without JavaScript; with it, clicks, Enter and the arrow
-//! keys select in place and the URL follows.
+//! (`crate::graph`) drawn as SVG on the server. Every node is a link to
+//! `?env=<name>`, so selection works without JavaScript; with it, clicks
+//! and Enter select in place (`crate::browser`), the arrow keys move
+//! between nodes, and the zoom buttons work (the `GraphFrame` island).
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_location, use_navigate};
-use leptos_router::NavigateOptions;
+use serde::{Deserialize, Serialize};
 
 use crate::components::status::{glyph, StatusWord};
 use crate::components::url::with_query;
@@ -55,23 +55,61 @@ impl Direction {
     }
 }
 
+/// What the keyboard needs of a layout: where each node is (in layout
+/// order, so index `i` is `graph-node-i`) and the edges. Sent to the
+/// browser as the graph island's props.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GraphNav {
+    pub nodes: Vec<NavNode>,
+    /// `(from, to)` by name.
+    pub edges: Vec<(String, String)>,
+}
+
+/// A node's name, column and row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NavNode {
+    pub name: String,
+    pub layer: usize,
+    pub order: usize,
+}
+
+impl From<&Layout> for GraphNav {
+    fn from(layout: &Layout) -> Self {
+        GraphNav {
+            nodes: layout
+                .nodes
+                .iter()
+                .map(|n| NavNode {
+                    name: n.name.clone(),
+                    layer: n.layer,
+                    order: n.order,
+                })
+                .collect(),
+            edges: layout
+                .edges
+                .iter()
+                .map(|e| (e.from.clone(), e.to.clone()))
+                .collect(),
+        }
+    }
+}
+
 /// The node an arrow key moves to from node `from`, if any.
-pub fn neighbour(layout: &Layout, from: usize, direction: Direction) -> Option<usize> {
-    let node = layout.nodes.get(from)?;
+pub fn neighbour(nav: &GraphNav, from: usize, direction: Direction) -> Option<usize> {
+    let node = nav.nodes.get(from)?;
     let in_layer = |layer: usize| {
-        layout
-            .nodes
+        nav.nodes
             .iter()
             .enumerate()
             .filter(move |(_, n)| n.layer == layer)
     };
     let nearest = |layer: usize, connected: &dyn Fn(&str) -> bool| {
-        let candidates: Vec<(usize, &crate::graph::NodeBox)> = in_layer(layer).collect();
-        let linked: Vec<&(usize, &crate::graph::NodeBox)> = candidates
+        let candidates: Vec<(usize, &NavNode)> = in_layer(layer).collect();
+        let linked: Vec<&(usize, &NavNode)> = candidates
             .iter()
             .filter(|(_, n)| connected(&n.name))
             .collect();
-        let pool: Vec<&(usize, &crate::graph::NodeBox)> = if linked.is_empty() {
+        let pool: Vec<&(usize, &NavNode)> = if linked.is_empty() {
             candidates.iter().collect()
         } else {
             linked
@@ -80,7 +118,7 @@ pub fn neighbour(layout: &Layout, from: usize, direction: Direction) -> Option<u
             .min_by_key(|(i, n)| (n.order.abs_diff(node.order), *i))
             .map(|(i, _)| *i)
     };
-    let edge = |a: &str, b: &str| layout.edges.iter().any(|e| e.from == a && e.to == b);
+    let edge = |a: &str, b: &str| nav.edges.iter().any(|(from, to)| from == a && to == b);
     match direction {
         Direction::Right => nearest(node.layer + 1, &|n| edge(&node.name, n)),
         Direction::Left => node
@@ -143,24 +181,130 @@ pub fn node_summary(env: &EnvView) -> String {
 const MIN_FIT_SCALE: f64 = 0.6;
 const ZOOM_STEP: f64 = 1.25;
 
-/// The SVG promotion-flow graph. `selected` is the environment in the URL.
+/// The SVG promotion-flow graph, rendered on the server. `selected` is the
+/// environment shown below it. Every node is a link to `?env=<name>`;
+/// zoom and the arrow keys come with the `GraphFrame` island around it.
 #[component]
-pub fn PromotionGraph(
-    release: ReleaseView,
-    #[prop(into)] selected: Signal<Option<String>>,
-) -> impl IntoView {
+pub fn PromotionGraph(release: ReleaseView, selected: Option<String>) -> impl IntoView {
     let layout = release_layout(&release);
     let width = layout.width;
     let height = layout.height;
+    let path = crate::components::url::release_path(&release.product, release.id);
+
+    let edges = layout
+        .edges
+        .iter()
+        .map(|edge| {
+            let done = release
+                .env(&edge.from)
+                .is_some_and(|env| env.status == EnvStatus::Successful);
+            let class = if done { "edge edge--done" } else { "edge" };
+            view! {
+                <path class=class d=edge.d.clone() marker-end="url(#graph-arrow)"
+                    data-from=edge.from.clone() data-to=edge.to.clone() />
+            }
+        })
+        .collect_view();
+
+    let nodes = layout
+        .nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(index, node)| {
+            let env = release.env(&node.name)?.clone();
+            let name = env.name.clone();
+            let key = env.status.key();
+            let (x, y, w, h) = (node.x, node.y, node.w, node.h);
+            let is_selected = selected.as_deref() == Some(name.as_str());
+            let href = with_query(&path, &[("env", Some(&name))]);
+            let title = node_summary(&env);
+            let label = title.clone();
+            let version = ellipsize(&version_text(&env), 26);
+            let inherited = env.version_inherited;
+            let errors = env.errors.len();
+            let class = if is_selected {
+                format!("node node--{key} node--selected")
+            } else {
+                format!("node node--{key}")
+            };
+            Some(view! {
+                <g class="node-wrap">
+                    <a
+                        href=href
+                        id=format!("graph-node-{index}")
+                        class=class
+                        data-testid="graph-node"
+                        data-noscroll="true"
+                        data-env=name.clone()
+                        data-status=key
+                        aria-label=label
+                        aria-current=is_selected.then_some("true")
+                    >
+                        <title>{title}</title>
+                        <rect class="node__box" x=x y=y width=w height=h rx="10" />
+                        <rect class="node__bar" x=x y=y width="5" height=h rx="2" />
+                        <text class="node__name" x={x + 16.0} y={y + 24.0}>{ellipsize(&name, 22)}</text>
+                        {(errors > 0).then(|| view! {
+                            <text class="node__errors" x={x + w - 12.0} y={y + 24.0} text-anchor="end">
+                                {format!("{errors} ⚠")}
+                            </text>
+                        })}
+                        <svg class=format!("status-icon status--{key}") x={x + 16.0} y={y + 33.0}
+                            width="16" height="16" viewBox="0 0 16 16">
+                            {glyph(key)}
+                        </svg>
+                        <text class=format!("node__status status--{key}") x={x + 38.0} y={y + 46.0}>
+                            {env.status.word()}
+                        </text>
+                        <text class="node__version" class:node__version--inherited=inherited
+                            x={x + 16.0} y={y + 63.0}>{version}</text>
+                    </a>
+                </g>
+            })
+        })
+        .collect_view();
+
+    let flow = release.flow.name.clone();
+    view! {
+        <GraphFrame flow=flow.clone() width=width.round() as u32 nav=GraphNav::from(&layout)>
+            <svg
+                class="graph__svg"
+                viewBox=format!("0 0 {width:.0} {height:.0}")
+                role="group"
+                aria-label=format!("Promotion flow {flow}")
+            >
+                <defs>
+                    <marker id="graph-arrow" viewBox="0 0 10 10" refX="9" refY="5"
+                        markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+                        <path d="M0 0L10 5L0 10z" class="edge__arrow" />
+                    </marker>
+                </defs>
+                <g class="graph__edges">{edges}</g>
+                <g class="graph__nodes">{nodes}</g>
+            </svg>
+        </GraphFrame>
+    }
+}
+
+/// The graph's frame, toolbar and viewport: an island, so the zoom buttons
+/// and the arrow keys work in the browser, while the SVG inside
+/// (`children`) stays server-rendered and is refreshed in place.
+#[island]
+fn GraphFrame(flow: String, width: u32, nav: GraphNav, children: Children) -> impl IntoView {
     // `None` fits the width (down to MIN_FIT_SCALE); `Some(z)` is a fixed zoom.
     let zoom = RwSignal::new(None::<f64>);
-    let svg_style = move || match zoom.get() {
+    // The SVG's width bounds, read by `.graph__svg` in the style sheet
+    // (whole pixels: no float formatting in the browser's code).
+    let px = move |scale: f64| (f64::from(width) * scale).round() as u32;
+    let style = move || match zoom.get() {
         None => format!(
-            "width:100%;min-width:{:.0}px;max-width:{:.0}px",
-            width * MIN_FIT_SCALE,
-            width
+            "--graph-width:100%;--graph-min-width:{}px;--graph-max-width:{width}px",
+            px(MIN_FIT_SCALE)
         ),
-        Some(z) => format!("width:{:.0}px;min-width:0;max-width:none", width * z),
+        Some(z) => format!(
+            "--graph-width:{}px;--graph-min-width:0;--graph-max-width:none",
+            px(z)
+        ),
     };
     let zoom_by = move |factor: f64| {
         zoom.update(|z| {
@@ -168,140 +312,29 @@ pub fn PromotionGraph(
             *z = Some((current * factor).clamp(0.25, 2.0));
         })
     };
-
-    let location = use_location();
-    let navigate = use_navigate();
-    let select = move |name: String| {
-        let path = location.pathname.get_untracked();
-        navigate(
-            &with_query(&path, &[("env", Some(&name))]),
-            NavigateOptions {
-                scroll: false,
-                ..Default::default()
-            },
-        );
+    let nav = StoredValue::new(nav);
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        let Some(direction) = Direction::from_key(&ev.key()) else {
+            return;
+        };
+        let Some(from) = focused_node(&ev) else {
+            return;
+        };
+        ev.prevent_default();
+        let target = nav.with_value(|nav| {
+            let index = nav.nodes.iter().position(|n| n.name == from)?;
+            let target = neighbour(nav, index, direction)?;
+            Some((target, nav.nodes.get(target)?.name.clone()))
+        });
+        if let Some((index, name)) = target {
+            select(index, name);
+        }
     };
-
-    let stored = StoredValue::new(layout);
-    let edges = stored.with_value(|layout| {
-        layout
-            .edges
-            .iter()
-            .map(|edge| {
-                let done = release
-                    .env(&edge.from)
-                    .is_some_and(|env| env.status == EnvStatus::Successful);
-                let class = if done { "edge edge--done" } else { "edge" };
-                view! {
-                    <path class=class d=edge.d.clone() marker-end="url(#graph-arrow)"
-                        data-from=edge.from.clone() data-to=edge.to.clone() />
-                }
-            })
-            .collect_view()
-    });
-
-    let nodes = stored.with_value(|layout| {
-        layout
-            .nodes
-            .iter()
-            .enumerate()
-            .filter_map(|(index, node)| {
-                let env = release.env(&node.name)?.clone();
-                let name = env.name.clone();
-                let key = env.status.key();
-                let (x, y, w, h) = (node.x, node.y, node.w, node.h);
-                let is_selected = {
-                    let name = name.clone();
-                    move || selected.with(|s| s.as_deref() == Some(name.as_str()))
-                };
-                let is_selected_attr = is_selected.clone();
-                let href = with_query(
-                    &location.pathname.get_untracked(),
-                    &[("env", Some(&name))],
-                );
-                let on_click = {
-                    let select = select.clone();
-                    let name = name.clone();
-                    move |ev: leptos::ev::MouseEvent| {
-                        if ev.button() == 0 && !ev.ctrl_key() && !ev.meta_key() && !ev.shift_key() {
-                            ev.prevent_default();
-                            select(name.clone());
-                        }
-                    }
-                };
-                let on_keydown = {
-                    let select = select.clone();
-                    move |ev: leptos::ev::KeyboardEvent| {
-                        let Some(direction) = Direction::from_key(&ev.key()) else {
-                            return;
-                        };
-                        let target = stored.with_value(|layout| {
-                            neighbour(layout, index, direction)
-                                .and_then(|i| layout.nodes.get(i).map(|n| (i, n.name.clone())))
-                        });
-                        ev.prevent_default();
-                        if let Some((target, target_name)) = target {
-                            select(target_name);
-                            focus_node(target);
-                        }
-                    }
-                };
-                let title = node_summary(&env);
-                let label = title.clone();
-                let version = ellipsize(&version_text(&env), 26);
-                let inherited = env.version_inherited;
-                let errors = env.errors.len();
-                let class = move || {
-                    let mut class = format!("node node--{key}");
-                    if is_selected() {
-                        class.push_str(" node--selected");
-                    }
-                    class
-                };
-                Some(view! {
-                    <g class="node-wrap">
-                        <a
-                            href=href
-                            id=format!("graph-node-{index}")
-                            class=class
-                            data-testid="graph-node"
-                            data-env=name.clone()
-                            data-status=key
-                            aria-label=label
-                            aria-current=move || is_selected_attr().then_some("true")
-                            on:click=on_click
-                            on:keydown=on_keydown
-                        >
-                            <title>{title}</title>
-                            <rect class="node__box" x=x y=y width=w height=h rx="10" />
-                            <rect class="node__bar" x=x y=y width="5" height=h rx="2" />
-                            <text class="node__name" x={x + 16.0} y={y + 24.0}>{ellipsize(&name, 22)}</text>
-                            {(errors > 0).then(|| view! {
-                                <text class="node__errors" x={x + w - 12.0} y={y + 24.0} text-anchor="end">
-                                    {format!("{errors} ⚠")}
-                                </text>
-                            })}
-                            <svg class=format!("status-icon status--{key}") x={x + 16.0} y={y + 33.0}
-                                width="16" height="16" viewBox="0 0 16 16">
-                                {glyph(key)}
-                            </svg>
-                            <text class=format!("node__status status--{key}") x={x + 38.0} y={y + 46.0}>
-                                {env.status.word()}
-                            </text>
-                            <text class="node__version" class:node__version--inherited=inherited
-                                x={x + 16.0} y={y + 63.0}>{version}</text>
-                        </a>
-                    </g>
-                })
-            })
-            .collect_view()
-    });
-
     view! {
         <figure class="graph card" data-testid="promotion-graph">
             <figcaption class="graph__toolbar">
                 <span class="graph__title">
-                    "Flow " <strong>{release.flow.name.clone()}</strong>
+                    "Flow " <strong>{flow}</strong>
                     <span class="graph__hint">" · select an environment (Tab, Enter, arrow keys)"</span>
                 </span>
                 <span class="graph__zoom" role="group" aria-label="Zoom">
@@ -316,40 +349,55 @@ pub fn PromotionGraph(
                         aria-label="Zoom in" on:click=move |_| zoom_by(ZOOM_STEP)>"+"</button>
                 </span>
             </figcaption>
-            <div class="graph__viewport" tabindex="-1">
-                <svg
-                    class="graph__svg"
-                    viewBox=format!("0 0 {width:.0} {height:.0}")
-                    style=svg_style
-                    role="group"
-                    aria-label=format!("Promotion flow {}", release.flow.name)
-                >
-                    <defs>
-                        <marker id="graph-arrow" viewBox="0 0 10 10" refX="9" refY="5"
-                            markerWidth="7" markerHeight="7" orient="auto-start-reverse">
-                            <path d="M0 0L10 5L0 10z" class="edge__arrow" />
-                        </marker>
-                    </defs>
-                    <g class="graph__edges">{edges}</g>
-                    <g class="graph__nodes">{nodes}</g>
-                </svg>
+            <div class="graph__viewport" tabindex="-1" style=style on:keydown=on_keydown>
+                {children()}
             </div>
         </figure>
     }
 }
 
-/// Moves keyboard focus to the graph node at `index` (browser only).
-fn focus_node(index: usize) {
+/// The environment of the graph node the key was pressed on.
+fn focused_node(ev: &leptos::ev::KeyboardEvent) -> Option<String> {
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::JsCast;
-        if let Some(element) = document().get_element_by_id(&format!("graph-node-{index}")) {
-            // SVG links have `focus()` too; the call is structural.
-            let _ = element.unchecked_into::<web_sys::HtmlElement>().focus();
-        }
+        ev.target()?
+            .dyn_into::<web_sys::Element>()
+            .ok()?
+            .closest("a[data-env]")
+            .ok()??
+            .get_attribute("data-env")
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = index;
+    {
+        let _ = ev;
+        None
+    }
+}
+
+/// Selects environment `name` (graph node `index`) in place, as a click on
+/// its link would, and keeps the keyboard focus on it.
+fn select(index: usize, name: String) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let focus = move || {
+            if let Some(element) = document().get_element_by_id(&format!("graph-node-{index}")) {
+                // SVG links have `focus()` too; the call is structural.
+                let _ = element.unchecked_into::<web_sys::HtmlElement>().focus();
+            }
+        };
+        focus();
+        let path = window().location().pathname().unwrap_or_default();
+        let url = with_query(&path, &[("env", Some(&name))]);
+        leptos::task::spawn_local(async move {
+            use crate::browser::{History, Scroll};
+            crate::browser::visit(url, History::Push, Scroll::Keep).await;
+            focus();
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (index, name);
 }
 
 #[cfg(test)]
@@ -374,8 +422,8 @@ mod tests {
     fn arrows_follow_edges_and_layers() {
         let layout = diamond();
         let at = |name: &str| index(&layout, name);
-        let go =
-            |from: &str, d| neighbour(&layout, at(from), d).map(|i| layout.nodes[i].name.clone());
+        let nav = GraphNav::from(&layout);
+        let go = |from: &str, d| neighbour(&nav, at(from), d).map(|i| layout.nodes[i].name.clone());
         assert!(matches!(
             go("dev", Direction::Right).as_deref(),
             Some("qa" | "staging")

@@ -2,7 +2,8 @@
 //! on failed or terminated releases), the confirmation that lists exactly
 //! which environments will re-run, and the history of restarts with the
 //! orchestrator webhook's delivery. The confirmation is a URL state
-//! (`?restart=confirm`), so all of it works without JavaScript too.
+//! (`?restart=confirm`), so all of it works without JavaScript too; with
+//! it, only the form is an island.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -57,7 +58,6 @@ pub fn RestartControl(release: ReleaseView) -> impl IntoView {
     let confirm_href = format!("{page}?restart=confirm");
     let product = release.product.clone();
     let id = release.id;
-    let action = ServerAction::<RestartRelease>::new();
     let environments = plan.environments.clone();
     let attempt = plan.attempt;
 
@@ -89,7 +89,6 @@ pub fn RestartControl(release: ReleaseView) -> impl IntoView {
                                     page=page.clone()
                                     attempt=attempt
                                     environments=environments.clone()
-                                    action=action
                                 />
                             })}
                         </div>
@@ -110,15 +109,7 @@ fn RestartConfirm(
     page: String,
     attempt: u32,
     environments: Vec<(String, u32)>,
-    action: ServerAction<RestartRelease>,
 ) -> impl IntoView {
-    let error = move || {
-        action
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| e.to_string())
-    };
     view! {
         <div class="restart-confirm card" role="dialog" aria-labelledby="restart-title" data-testid="restart-confirm">
             <h2 id="restart-title">{format!("Restart as attempt {attempt}?")}</h2>
@@ -134,14 +125,32 @@ fn RestartConfirm(
                     })
                     .collect_view()}
             </ul>
-            <ActionForm action=action attr:class="restart-confirm__actions">
-                <input type="hidden" name="product" value=product />
-                <input type="hidden" name="id" value=id />
-                <button type="submit" class="btn btn--primary" data-testid="restart-confirm-button">"Restart"</button>
-                <a class="btn" href=page data-testid="restart-cancel">"Cancel"</a>
-            </ActionForm>
-            <p class="form-error" role="alert">{error}</p>
+            <RestartForm product=product id=id page=page />
         </div>
+    }
+}
+
+/// Restart or cancel. A plain form post without JavaScript; with it (an
+/// island), the server function is called in place, an error is shown
+/// here, and on success the release page is shown again, in place.
+#[island]
+fn RestartForm(product: String, id: i64, page: String) -> impl IntoView {
+    let action = ServerAction::<RestartRelease>::new();
+    let error = move || {
+        action
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| e.to_string())
+    };
+    view! {
+        <ActionForm action=action attr:class="restart-confirm__actions">
+            <input type="hidden" name="product" value=product />
+            <input type="hidden" name="id" value=id />
+            <button type="submit" class="btn btn--primary" data-testid="restart-confirm-button">"Restart"</button>
+            <a class="btn" href=page data-testid="restart-cancel">"Cancel"</a>
+        </ActionForm>
+        <p class="form-error" role="alert">{error}</p>
     }
 }
 

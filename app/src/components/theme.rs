@@ -91,16 +91,12 @@ pub fn request_theme() -> Theme {
     }
 }
 
-/// Puts the current theme in context for the toggle.
-pub fn provide_theme() {
-    provide_context(RwSignal::new(request_theme()));
-}
-
 /// Cycles system → light → dark. A plain form post without JavaScript; with
-/// it, the server function is called in place and the page re-themes at once.
-#[component]
+/// it (an island), the server function is called in place and the page
+/// re-themes at once.
+#[island]
 pub fn ThemeToggle() -> impl IntoView {
-    let theme = use_context::<RwSignal<Theme>>().unwrap_or_else(|| RwSignal::new(Theme::System));
+    let theme = RwSignal::new(request_theme());
     let set_theme = ServerAction::<SetTheme>::new();
 
     Effect::new(move |_| {

@@ -1,21 +1,19 @@
-//! Times and durations that stay current: one clock per page, ticking every
-//! second in the browser (gloo-timers), fixed at render time on the server.
+//! Times and durations that stay current. The server renders them at the
+//! request's time; in the browser `crate::browser` rewrites them every
+//! second with the same formatting (relative times carry `data-relative`,
+//! running durations `data-running-since`).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use leptos::prelude::*;
 
-/// The current time, as every relative time and running duration reads it.
+/// The time a page is rendered at, as every relative time and running
+/// duration on it reads it.
 #[derive(Debug, Clone, Copy)]
 pub struct Clock(pub ReadSignal<DateTime<Utc>>);
 
-/// Puts the clock in context and, in the browser, starts it ticking.
+/// Puts the render time in context.
 pub fn provide_clock() {
-    let now = RwSignal::new(Utc::now());
-    provide_context(Clock(now.read_only()));
-    // Effects run only in the browser; the interval lives as long as the page.
-    Effect::new(move |_| {
-        gloo_timers::callback::Interval::new(1_000, move || now.set(Utc::now())).forget();
-    });
+    provide_context(Clock(RwSignal::new(Utc::now()).read_only()));
 }
 
 /// The clock in context, or a still one (tests, components rendered alone).
@@ -44,7 +42,9 @@ pub fn format_relative(time: DateTime<Utc>, now: DateTime<Utc>) -> String {
         3_600..=86_399 => format!("{} h ago", s / 3_600),
         86_400..=172_799 => "yesterday".to_owned(),
         172_800..=2_591_999 => format!("{} days ago", s / 86_400),
-        _ => time.format("%Y-%m-%d").to_string(),
+        // Not `format("%Y-%m-%d")`: the browser formats this too, and
+        // chrono's format strings would weigh on its download.
+        _ => format!("{:04}-{:02}-{:02}", time.year(), time.month(), time.day()),
     }
 }
 
@@ -58,8 +58,8 @@ pub fn format_absolute(time: DateTime<Utc>) -> String {
 pub fn RelativeTime(time: DateTime<Utc>) -> impl IntoView {
     let clock = use_clock();
     view! {
-        <time datetime=time.to_rfc3339() title=format_absolute(time)>
-            {move || format_relative(time, clock.0.get())}
+        <time datetime=time.to_rfc3339() title=format_absolute(time) data-relative="">
+            {format_relative(time, clock.0.get_untracked())}
         </time>
     }
 }
@@ -68,15 +68,16 @@ pub fn RelativeTime(time: DateTime<Utc>) -> impl IntoView {
 /// an em dash before it starts.
 #[component]
 pub fn Elapsed(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> impl IntoView {
-    let clock = use_clock();
-    let text = move || match (start, end) {
+    let now = use_clock().0.get_untracked();
+    let text = match (start, end) {
         (None, _) => "—".to_owned(),
         (Some(start), Some(end)) => format_duration((end - start).num_seconds()),
-        (Some(start), None) => format_duration((clock.0.get() - start).num_seconds()),
+        (Some(start), None) => format_duration((now - start).num_seconds()),
     };
-    let running = start.is_some() && end.is_none();
+    let running_since = start.filter(|_| end.is_none()).map(|s| s.to_rfc3339());
     view! {
-        <span class="elapsed" class:elapsed--running=running data-testid="elapsed">{text}</span>
+        <span class="elapsed" class:elapsed--running=running_since.is_some() data-testid="elapsed"
+            data-running-since=running_since>{text}</span>
     }
 }
 

@@ -11,11 +11,29 @@ use crate::AppError;
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
-    let next = move || {
-        query
-            .with(|q| q.get("next"))
-            .unwrap_or_else(|| "/".to_string())
-    };
+    let next = query
+        .with_untracked(|q| q.get("next"))
+        .unwrap_or_else(|| "/".to_string());
+    view! {
+        <Title text="Sign in" />
+        <section class="page page--narrow" data-testid="login-page">
+            <header class="page__header">
+                <h1>"Sign in"</h1>
+                <p class="page__lead">
+                    "Paste an API token. An operator token lets you restart failed releases; "
+                    "the browser keeps it in a cookie only this site can read."
+                </p>
+            </header>
+            <LoginForm next=next />
+        </section>
+    }
+}
+
+/// The token form. A plain form post without JavaScript; with it (an
+/// island), a wrong token is reported here without leaving the page, and
+/// the browser goes on to `next` once signed in.
+#[island]
+fn LoginForm(next: String) -> impl IntoView {
     let sign_in = ServerAction::<SignIn>::new();
     let error = move || {
         sign_in
@@ -30,36 +48,26 @@ pub fn LoginPage() -> impl IntoView {
             })
     };
     view! {
-        <Title text="Sign in" />
-        <section class="page page--narrow" data-testid="login-page">
-            <header class="page__header">
-                <h1>"Sign in"</h1>
-                <p class="page__lead">
-                    "Paste an API token. An operator token lets you restart failed releases; "
-                    "the browser keeps it in a cookie only this site can read."
-                </p>
-            </header>
-            <ActionForm action=sign_in attr:class="card login-form">
-                <label for="login-token">"Token"</label>
-                <input
-                    id="login-token"
-                    name="token"
-                    type="password"
-                    autocomplete="off"
-                    spellcheck="false"
-                    required
-                    placeholder="rls_…"
-                    data-testid="login-token"
-                />
-                <input type="hidden" name="next" value=next />
-                <p class="form-error" role="alert" data-testid="login-error">{error}</p>
-                <button type="submit" class="btn btn--primary" data-testid="login-submit">
-                    "Sign in"
-                </button>
-                <p class="login-form__hint">
-                    "Create one with " <code>"server token create --role operator"</code> "."
-                </p>
-            </ActionForm>
-        </section>
+        <ActionForm action=sign_in attr:class="card login-form">
+            <label for="login-token">"Token"</label>
+            <input
+                id="login-token"
+                name="token"
+                type="password"
+                autocomplete="off"
+                spellcheck="false"
+                required
+                placeholder="rls_…"
+                data-testid="login-token"
+            />
+            <input type="hidden" name="next" value=next />
+            <p class="form-error" role="alert" data-testid="login-error">{error}</p>
+            <button type="submit" class="btn btn--primary" data-testid="login-submit">
+                "Sign in"
+            </button>
+            <p class="login-form__hint">
+                "Create one with " <code>"server token create --role operator"</code> "."
+            </p>
+        </ActionForm>
     }
 }

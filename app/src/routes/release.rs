@@ -74,12 +74,9 @@ pub fn ReleasePage() -> impl IntoView {
     let env_param = Memo::new(move |_| query.with(|q| q.get("env")));
     let error_param = Memo::new(move |_| query.with(|q| q.get("error")));
     // Keyed on the path only: `?env=`/`?error=` change the view, not the data.
-    // Changes to this release refetch it in place; the selection and the
-    // open panel live in the URL, so they stay.
-    let changes = crate::live::follow(move || Some(product.get()), move || id.get());
     let release = Resource::new(
-        move || (product.get(), id.get(), changes.get()),
-        |(product, id, _)| async move {
+        move || (product.get(), id.get()),
+        |(product, id)| async move {
             match id {
                 Some(id) => get_release(product, id).await,
                 None => Err(AppError::not_found("release ids are numbers")),
@@ -91,7 +88,7 @@ pub fn ReleasePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match release.await {
                     Ok(release) => view! {
-                        <ReleaseBody release=release env_param=env_param error_param=error_param />
+                        <ReleaseBody release=release env_param=env_param.get() error_param=error_param.get() />
                     }
                     .into_any(),
                     Err(error) => view! { <ErrorPage error=error /> }.into_any(),
@@ -104,48 +101,39 @@ pub fn ReleasePage() -> impl IntoView {
 #[component]
 fn ReleaseBody(
     release: ReleaseView,
-    env_param: Memo<Option<String>>,
-    error_param: Memo<Option<String>>,
+    env_param: Option<String>,
+    error_param: Option<String>,
 ) -> impl IntoView {
     let product = release.product.clone();
     let id = release.id;
     let path = release_path(&product, id);
     let title = format!("Release #{id} · {product}");
-    let graph_release = release.clone();
-    let release = StoredValue::new(release);
-    let selected = Memo::new(move |_| {
-        let env = env_param.get();
-        let error = error_param.get();
-        release.with_value(|r| selected_environment(r, env.as_deref(), error.as_deref()))
-    });
-
-    let panel_product = product.clone();
-    let panel_path = path.clone();
-    let panel = move || {
-        let name = selected.get()?;
-        let env = release.with_value(|r| r.env(&name).cloned())?;
-        Some(view! {
-            <EnvironmentPanel
-                product=panel_product.clone()
-                path=panel_path.clone()
-                env=env
-                selected_error=error_param
-            />
-        })
-    };
+    let selected = selected_environment(&release, env_param.as_deref(), error_param.as_deref());
+    let panel = selected
+        .as_deref()
+        .and_then(|name| release.env(name).cloned())
+        .map(|env| {
+            view! {
+                <EnvironmentPanel product=product.clone() path=path.clone() env=env selected_error=error_param />
+            }
+        });
+    let restarts = release.restarts.clone();
 
     view! {
         <Title text=title />
-        <article class="page release" data-testid="release-page" data-release=id>
+        // Changes to this release refresh the page in place; the selection
+        // and the open panel live in the URL, so they stay.
+        <article class="page release" data-testid="release-page" data-release=id data-live=""
+            data-live-product=product.clone() data-live-release=id>
             <Breadcrumb product=product.clone() current=format!("#{id}") />
-            <ReleaseHeader release=release.get_value() />
+            <ReleaseHeader release=release.clone() />
             <ReleaseTabs product=product.clone() id=id notes=false />
             <section class="release__flow" aria-labelledby="flow-heading" id="flow">
                 <h2 id="flow-heading" class="visually-hidden">"Promotion flow"</h2>
-                <PromotionGraph release=graph_release selected=selected />
+                <PromotionGraph release=release selected=selected />
             </section>
             {panel}
-            <RestartHistory restarts=release.with_value(|r| r.restarts.clone()) />
+            <RestartHistory restarts=restarts />
         </article>
     }
 }

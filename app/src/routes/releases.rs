@@ -4,7 +4,6 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::Form;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::releases::list_releases;
@@ -29,25 +28,16 @@ pub fn ReleasesPage() -> impl IntoView {
     let status = param(query, "status");
     let search = param(query, "q");
     let cursor = param(query, "cursor");
-    // Changes to this product's releases refetch the page in place.
-    let changes = crate::live::follow(move || Some(product.get()), || None);
     let page = Resource::new(
-        move || {
-            (
-                product.get(),
-                status.get(),
-                search.get(),
-                cursor.get(),
-                changes.get(),
-            )
-        },
-        |(product, status, q, cursor, _)| list_releases(product, status, q, cursor),
+        move || (product.get(), status.get(), search.get(), cursor.get()),
+        |(product, status, q, cursor)| list_releases(product, status, q, cursor),
     );
     let path = move || releases_path(&product.get());
 
     view! {
         <Title text=move || format!("Releases · {}", product.get())/>
-        <section class="page" data-testid="releases-page">
+        // Changes to this product's releases refresh the page in place.
+        <section class="page" data-testid="releases-page" data-live="" data-live-product=move || product.get()>
             <nav class="breadcrumb" aria-label="Breadcrumb">
                 <ol>
                     <li><a href="/">"Environments"</a></li>
@@ -58,8 +48,8 @@ pub fn ReleasesPage() -> impl IntoView {
                 <h1>"Releases of " <span class="mono">{move || product.get()}</span></h1>
                 <p class="page__lead">"Newest first. Every release, where it went, and how it ended."</p>
             </header>
-            <Form method="GET" action="" noscroll=true attr:class="filters" attr:role="search"
-                attr:data-testid="release-filters">
+            <form method="get" action="" class="filters" role="search" data-testid="release-filters"
+                data-noscroll="true">
                 <label class="field">
                     <span class="field__label">"Status"</span>
                     <select name="status" data-testid="filter-status">
@@ -81,14 +71,13 @@ pub fn ReleasesPage() -> impl IntoView {
                     <span class="field__label">"Search"</span>
                     <input type="search" name="q" placeholder="Release id, commit sha, message or author"
                         data-testid="filter-search"
-                        value=move || search.get().unwrap_or_default()
-                        prop:value=move || search.get().unwrap_or_default() />
+                        value=move || search.get().unwrap_or_default() />
                 </label>
                 <button type="submit" class="btn btn--primary" data-testid="filter-apply">"Apply"</button>
                 {move || (status.get().is_some() || search.get().is_some()).then(|| view! {
                     <a class="btn btn--ghost" href=path() data-testid="filter-clear">"Clear"</a>
                 })}
-            </Form>
+            </form>
             <Transition fallback=|| view! { <p class="loading" role="status">"Loading releases…"</p> }>
                 {move || Suspend::new(async move {
                     match page.await {

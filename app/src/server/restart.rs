@@ -164,10 +164,10 @@ pub async fn restart_release(
     Ok(RestartAccepted { request, delivery })
 }
 
-/// A write transaction outside ingest, with the same discipline as
-/// `service::apply_events`: writers queue (SQLite) or take the writers'
-/// advisory lock (PostgreSQL), so change ids commit in order; committing
-/// notifies other replicas and wakes this one's live tailer.
+/// Every write transaction (ingest, restart, webhook delivery): writers
+/// queue (SQLite) or take the writers' advisory lock (PostgreSQL), so change
+/// ids commit in order; committing notifies other replicas and wakes this
+/// one's live tailer.
 pub(crate) struct Write<'a> {
     _writer: Option<MutexGuard<'a, ()>>,
     pub tx: sqlx::Transaction<'static, sqlx::Any>,
@@ -178,7 +178,6 @@ impl<'a> Write<'a> {
         let writer = state.writer().await;
         let mut tx = state.db.pool.begin().await.or_internal()?;
         if state.db.backend == Backend::Postgres {
-            // The same key as `apply_events`.
             sqlx::query("SELECT pg_advisory_xact_lock(7283730)")
                 .execute(&mut *tx)
                 .await

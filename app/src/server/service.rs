@@ -23,7 +23,6 @@ use crate::views::{
     ReleaseQuery, ReleaseRef,
 };
 
-use super::db::Backend;
 use super::ingest::{Command, Event, WorkflowUpdated};
 use super::notes;
 use super::state::{AppState, ChangeNotice};
@@ -221,16 +220,10 @@ impl Batch {
 /// event names an unknown release or an environment outside its flow, with
 /// 500 when the database fails; either way nothing is stored.
 pub async fn apply_events(state: &AppState, events: Vec<Event>) -> Result<IngestOutcome, AppError> {
-    let _writer = state.writer().await;
-    let mut tx = state.db.pool.begin().await.or_internal()?;
-    if state.db.backend == Backend::Postgres {
-        // One writer at a time across replicas: change ids are then
-        // committed in order, so a live stream reading them never skips one.
-        sqlx::query("SELECT pg_advisory_xact_lock(7283730)")
-            .execute(&mut *tx)
-            .await
-            .or_internal()?;
-    }
+    // One writer at a time, across replicas too: change ids then commit in
+    // order, so a live stream reading them never skips one.
+    let mut write = super::restart::Write::begin(state).await?;
+    let tx = &mut write.tx;
     let now = Utc::now().timestamp_millis();
     let records: Vec<store::events::NewEvent<'_>> = events
         .iter()
@@ -241,24 +234,13 @@ pub async fn apply_events(state: &AppState, events: Vec<Event>) -> Result<Ingest
             time: millis(event.time),
         })
         .collect();
-    let fresh = store::events::record(&mut tx, &records, now).await?;
+    let fresh = store::events::record(tx, &records, now).await?;
     let mut batch = Batch::default();
     for (event, fresh) in events.iter().zip(fresh) {
-        apply(&mut tx, &mut batch, event, fresh, now).await?;
+        apply(tx, &mut batch, event, fresh, now).await?;
     }
-    let notices = rederive(&mut tx, &batch, now).await?;
-    if state.db.backend == Backend::Postgres && !notices.is_empty() {
-        // Delivered at commit to every replica's stream tailer.
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(super::stream::NOTIFY_CHANNEL)
-            .execute(&mut *tx)
-            .await
-            .or_internal()?;
-    }
-    tx.commit().await.or_internal()?;
-    if !notices.is_empty() {
-        state.committed.notify_one();
-    }
+    let notices = rederive(tx, &batch, now).await?;
+    write.commit(state, &notices).await?;
     Ok(batch.outcome)
 }
 

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
-use super::facts::{GitErrorFact, HealthFact, PromotionFact, ReleaseFacts, RunFact, StepFact};
+use super::facts::{
+    steps_status, GitErrorFact, HealthFact, PromotionFact, ReleaseFacts, RunFact, StepFact,
+};
 use super::flow::{EnvSpec, Flow};
 use super::status::{aggregate, EnvStatus, FailReason, Health, Phase, ReleaseStatus, RunStatus};
 use super::view::{
@@ -86,11 +88,20 @@ pub fn run_status(run: &RunFact) -> RunStatus {
     if run.superseded_by.is_some() {
         return RunStatus::Terminated;
     }
-    if run.steps.is_empty() {
-        return run.status;
+    snapshot_status(run.status, steps_status(&run.steps))
+}
+
+/// The status of a run that is not superseded, from its reported status
+/// and the aggregate of its steps (`None`: it has none), per SPEC §2.1.
+pub fn snapshot_status(reported: RunStatus, steps: Option<RunStatus>) -> RunStatus {
+    match steps {
+        None => reported,
+        Some(steps) => aggregate(
+            [steps]
+                .into_iter()
+                .chain(reported.is_failure().then_some(reported)),
+        ),
     }
-    let reported = run.status.is_failure().then_some(run.status);
-    aggregate(run.steps.iter().map(|s| s.status).chain(reported))
 }
 
 /// A step's status as shown: a superseded run was stopped, so its steps that
@@ -1642,6 +1653,29 @@ mod tests {
             let view = derive_release(&facts);
             let all = view.environments.iter().all(|e| e.status == EnvStatus::Successful);
             prop_assert_eq!(view.status == ReleaseStatus::Successful, all);
+        }
+
+        #[test]
+        fn the_facts_the_write_path_loads_derive_the_same_statuses(facts in arb_facts()) {
+            let full = derive_release(&facts);
+            let lean = derive_release(&facts.for_status());
+            prop_assert_eq!(lean.summary(), full.summary());
+            prop_assert_eq!((lean.counts, lean.attempt), (full.counts, full.attempt));
+            let envs = |view: &ReleaseView| -> Vec<_> {
+                view.environments
+                    .iter()
+                    .map(|e| (e.status, e.reason, e.version_inherited, e.attempt))
+                    .collect()
+            };
+            prop_assert_eq!(envs(&lean), envs(&full));
+            let runs = |view: &ReleaseView| -> Vec<_> {
+                view.environments
+                    .iter()
+                    .flat_map(|e| e.runs.iter().chain(&e.history))
+                    .map(|r| (r.id.clone(), r.status, r.superseded_by))
+                    .collect()
+            };
+            prop_assert_eq!(runs(&lean), runs(&full));
         }
 
         #[test]

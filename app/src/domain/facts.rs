@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::flow::Flow;
-use super::status::{Health, Phase, RunStatus};
+use super::status::{aggregate, Health, Phase, RunStatus};
 
 /// Everything stored about one release of a product.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +74,62 @@ pub struct StepFact {
     pub message: Option<String>,
     /// The tail of the step's logs.
     pub logs: Option<String>,
+}
+
+impl ReleaseFacts {
+    /// These facts as the write path loads them to store a release's
+    /// status: every run's steps reduced to `StepFact::standing_for` their
+    /// aggregate status, and what no status reads left out (run URLs,
+    /// manifests, messages and finish times; application health). Every
+    /// status, count, version and supersede mark derived from them equals
+    /// the one derived from the full facts (SPEC §2.1's aggregation is
+    /// associative); the store keeps each run's `steps_status` so it need
+    /// not read the steps.
+    pub fn for_status(&self) -> ReleaseFacts {
+        ReleaseFacts {
+            runs: self.runs.iter().map(RunFact::for_status).collect(),
+            health: Vec::new(),
+            ..self.clone()
+        }
+    }
+}
+
+impl RunFact {
+    /// The run as `ReleaseFacts::for_status` keeps it.
+    pub fn for_status(&self) -> RunFact {
+        RunFact {
+            finished_at: None,
+            url: None,
+            manifest: None,
+            message: None,
+            steps: steps_status(&self.steps)
+                .map(StepFact::standing_for)
+                .into_iter()
+                .collect(),
+            ..self.clone()
+        }
+    }
+}
+
+/// The aggregate status of a run's steps (SPEC §2.1), `None` when it has
+/// none: what the store keeps beside the steps for status derivation.
+pub fn steps_status(steps: &[StepFact]) -> Option<RunStatus> {
+    (!steps.is_empty()).then(|| aggregate(steps.iter().map(|s| s.status)))
+}
+
+impl StepFact {
+    /// One unnamed step standing for all the steps of a run whose aggregate
+    /// status is `status`, when only that is loaded (`ReleaseFacts::for_status`).
+    pub fn standing_for(status: RunStatus) -> StepFact {
+        StepFact {
+            name: String::new(),
+            status,
+            started_at: None,
+            finished_at: None,
+            message: None,
+            logs: None,
+        }
+    }
 }
 
 /// An `environment.promoted` report.

@@ -15,10 +15,10 @@ pub mod supersede;
 pub(crate) mod testing;
 pub mod view;
 
-pub use derive::{derive_release, run_status};
+pub use derive::{derive_release, run_status, snapshot_status};
 pub use facts::{
-    Author, Changes, Commit, GitErrorFact, HealthFact, IssueRef, PromotionFact, PullRequest,
-    ReleaseFacts, RunFact, StepFact,
+    steps_status, Author, Changes, Commit, GitErrorFact, HealthFact, IssueRef, PromotionFact,
+    PullRequest, ReleaseFacts, RunFact, StepFact,
 };
 pub use flow::{EnvSpec, Flow, FlowError, FlowSpec};
 pub use restart::{plan_restart, Delivery, DeliveryState, Restart, RestartError, RestartPlan};

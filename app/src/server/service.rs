@@ -553,7 +553,7 @@ async fn rederive_touched(
     let pks: Vec<i64> = batch.touched.keys().copied().collect();
     let rows = store::releases::by_pks(conn, &pks).await?;
     let places: Vec<(i64, i64)> = rows.iter().map(|r| (r.pk, r.product_id)).collect();
-    let facts = store::facts::load(conn, rows).await?;
+    let facts = store::facts::load_for_status(conn, rows).await?;
     for ((pk, product_id), facts) in places.into_iter().zip(facts) {
         let view = derive_release(&facts);
         store::releases::save_derived(conn, pk, product_id, &view).await?;

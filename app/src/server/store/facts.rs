@@ -103,8 +103,35 @@ where
     query.fetch_all(&mut *conn).await.or_internal()
 }
 
+/// How much of the facts to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    /// Everything the release page shows.
+    Full,
+    /// What status derivation reads (`ReleaseFacts::for_status`).
+    Status,
+}
+
 /// The facts of each release of `rows`, in the same order.
 pub async fn load(conn: &mut Conn, rows: Vec<ReleaseRow>) -> Result<Vec<ReleaseFacts>, AppError> {
+    load_with(conn, rows, Detail::Full).await
+}
+
+/// The facts of each release of `rows` as status derivation reads them
+/// (`ReleaseFacts::for_status`: no steps, logs, manifests or health), in
+/// the same order: what the write path needs to store a release's status.
+pub async fn load_for_status(
+    conn: &mut Conn,
+    rows: Vec<ReleaseRow>,
+) -> Result<Vec<ReleaseFacts>, AppError> {
+    load_with(conn, rows, Detail::Status).await
+}
+
+async fn load_with(
+    conn: &mut Conn,
+    rows: Vec<ReleaseRow>,
+    detail: Detail,
+) -> Result<Vec<ReleaseFacts>, AppError> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -131,9 +158,20 @@ pub async fn load(conn: &mut Conn, rows: Vec<ReleaseRow>) -> Result<Vec<ReleaseF
     }
     let of = |pk: i64| index.get(&pk).copied();
 
-    for row in runs::of_releases(conn, &pks).await? {
-        if let Some(i) = of(row.release_pk) {
-            facts[i].runs.push(RunFact::try_from(row)?);
+    match detail {
+        Detail::Full => {
+            for row in runs::of_releases(conn, &pks).await? {
+                if let Some(i) = of(row.release_pk) {
+                    facts[i].runs.push(RunFact::try_from(row)?);
+                }
+            }
+        }
+        Detail::Status => {
+            for (pk, run) in runs::statuses_of_releases(conn, &pks).await? {
+                if let Some(i) = of(pk) {
+                    facts[i].runs.push(run);
+                }
+            }
         }
     }
     let attempts: Vec<(i64, String, i64)> = fetch_in(
@@ -189,9 +227,11 @@ pub async fn load(conn: &mut Conn, rows: Vec<ReleaseRow>) -> Result<Vec<ReleaseF
             });
         }
     }
-    for (pk, fact) in health::of_deployed(conn, &pks).await? {
-        if let Some(i) = of(pk) {
-            facts[i].health.push(fact);
+    if detail == Detail::Full {
+        for (pk, fact) in health::of_deployed(conn, &pks).await? {
+            if let Some(i) = of(pk) {
+                facts[i].health.push(fact);
+            }
         }
     }
     Ok(facts)

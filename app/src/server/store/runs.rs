@@ -1,7 +1,7 @@
 //! Workflow runs: the latest snapshot of each, their supersede marks, and
 //! the current attempt of each environment of a release.
 
-use crate::domain::{run_status, Phase, RunFact, RunStatus, StepFact};
+use crate::domain::{snapshot_status, steps_status, Phase, RunFact, RunStatus, StepFact};
 use sqlx::AssertSqlSafe;
 
 use crate::error::AppError;
@@ -73,26 +73,9 @@ pub async fn known(conn: &mut Conn, release_pk: i64) -> Result<Vec<(String, i64,
 
 /// Whether a run with this snapshot may still be pending or running (the
 /// `unfinished` column), by the status rules of `domain::run_status`.
-fn unfinished(run: &RunSnapshot, steps: &[StepFact]) -> i64 {
-    let fact = RunFact {
-        id: String::new(),
-        seq: 0,
-        environment: String::new(),
-        phase: Phase::Post,
-        workflow: String::new(),
-        application: String::new(),
-        status: run.status,
-        started_at: None,
-        finished_at: None,
-        url: None,
-        manifest: None,
-        message: None,
-        attempt: 1,
-        superseded_by: None,
-        steps: steps.to_vec(),
-    };
+fn unfinished(run: &RunSnapshot, steps: Option<RunStatus>) -> i64 {
     i64::from(matches!(
-        run_status(&fact),
+        snapshot_status(run.status, steps),
         RunStatus::Pending | RunStatus::Running
     ))
 }
@@ -115,12 +98,13 @@ pub async fn insert(
     steps: &[StepFact],
     snapshot_time: i64,
 ) -> Result<i64, AppError> {
+    let aggregated = steps_status(steps);
     sqlx::query_scalar::<_, i64>(
         "INSERT INTO runs (release_pk, product_id, release_id, run_id, environment, phase, \
          workflow, application, status, started_at, finished_at, url, manifest, message, \
-         attempt, superseded_by, steps, snapshot_time, unfinished) \
+         attempt, superseded_by, steps, snapshot_time, unfinished, steps_status) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, $16, $17, \
-         $18) RETURNING seq",
+         $18, $19) RETURNING seq",
     )
     .bind(place.release_pk)
     .bind(place.product_id)
@@ -139,7 +123,8 @@ pub async fn insert(
     .bind(i64::from(place.attempt))
     .bind(to_json(&steps)?)
     .bind(snapshot_time)
-    .bind(unfinished(run, steps))
+    .bind(unfinished(run, aggregated))
+    .bind(aggregated.map(RunStatus::as_str))
     .fetch_one(&mut *conn)
     .await
     .or_internal()
@@ -155,10 +140,12 @@ pub async fn update(
     steps: &[StepFact],
     snapshot_time: i64,
 ) -> Result<(), AppError> {
+    let aggregated = steps_status(steps);
     sqlx::query(
         "UPDATE runs SET status = $2, started_at = $3, finished_at = $4, url = $5, \
          manifest = $6, message = $7, steps = $8, snapshot_time = $9, \
-         unfinished = CASE WHEN superseded_by IS NULL THEN $10 ELSE 0 END WHERE seq = $1",
+         unfinished = CASE WHEN superseded_by IS NULL THEN $10 ELSE 0 END, steps_status = $11 \
+         WHERE seq = $1",
     )
     .bind(seq)
     .bind(run.status.as_str())
@@ -169,7 +156,8 @@ pub async fn update(
     .bind(run.message.as_deref())
     .bind(to_json(&steps)?)
     .bind(snapshot_time)
-    .bind(unfinished(run, steps))
+    .bind(unfinished(run, aggregated))
+    .bind(aggregated.map(RunStatus::as_str))
     .execute(&mut *conn)
     .await
     .or_internal()?;
@@ -238,6 +226,78 @@ pub async fn of_releases(conn: &mut Conn, pks: &[i64]) -> Result<Vec<RunRow>, Ap
         query = query.bind(*pk);
     }
     query.fetch_all(&mut *conn).await.or_internal()
+}
+
+/// A stored run as status derivation reads it (`ReleaseFacts::for_status`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct RunStatusRow {
+    seq: i64,
+    release_pk: i64,
+    run_id: String,
+    environment: String,
+    phase: String,
+    workflow: String,
+    application: String,
+    status: String,
+    started_at: Option<i64>,
+    attempt: i64,
+    superseded_by: Option<i64>,
+    steps_status: Option<String>,
+}
+
+/// Every run of these releases as status derivation reads them: the
+/// aggregate status of its steps rather than the steps (see
+/// `ReleaseFacts::for_status`), and no URL, manifest or message. With the
+/// release pk of each.
+pub async fn statuses_of_releases(
+    conn: &mut Conn,
+    pks: &[i64],
+) -> Result<Vec<(i64, RunFact)>, AppError> {
+    if pks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT seq, release_pk, run_id, environment, phase, workflow, application, status, \
+         started_at, attempt, superseded_by, steps_status FROM runs WHERE release_pk IN ({}) \
+         ORDER BY seq",
+        placeholders(1, pks.len())
+    );
+    let mut query = sqlx::query_as::<_, RunStatusRow>(AssertSqlSafe(sql));
+    for pk in pks {
+        query = query.bind(*pk);
+    }
+    let bad = |what: &str, value: &str| AppError::internal(format!("stored {what} {value:?}"));
+    let status = |value: &str| RunStatus::parse(value).ok_or_else(|| bad("status", value));
+    query
+        .fetch_all(&mut *conn)
+        .await
+        .or_internal()?
+        .into_iter()
+        .map(|row| {
+            let steps = match row.steps_status.as_deref() {
+                Some(value) => vec![StepFact::standing_for(status(value)?)],
+                None => Vec::new(),
+            };
+            let fact = RunFact {
+                phase: Phase::parse(&row.phase).ok_or_else(|| bad("phase", &row.phase))?,
+                status: status(&row.status)?,
+                started_at: opt_time(row.started_at)?,
+                finished_at: None,
+                attempt: u32::try_from(row.attempt).or_internal()?,
+                steps,
+                id: row.run_id,
+                seq: row.seq,
+                environment: row.environment,
+                workflow: row.workflow,
+                application: row.application,
+                url: None,
+                manifest: None,
+                message: None,
+                superseded_by: row.superseded_by,
+            };
+            Ok((row.release_pk, fact))
+        })
+        .collect()
 }
 
 /// The current attempt of each restarted environment of a release

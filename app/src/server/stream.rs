@@ -17,11 +17,14 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use futures_util::stream::{self, Stream};
-use tokio::sync::broadcast::error::RecvError;
+use axum::http::{header, HeaderMap, HeaderName};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, watch};
 
 use super::auth::Reader;
@@ -86,7 +89,7 @@ pub async fn stream(
     _reader: Reader,
     Query(params): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
-) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, AppError> {
+) -> Result<Response, AppError> {
     let filter = Filter::parse(&params)?;
     let last_event_id = match headers.get("last-event-id").and_then(|v| v.to_str().ok()) {
         None | Some("") => None,
@@ -119,17 +122,27 @@ pub async fn stream(
         }
     }
     drop(conn);
-    let events = stream::unfold(
+    let frames = stream::unfold(
         Subscriber {
             state,
             filter,
             cursor: start,
             live,
             shutdown,
+            last_write: Instant::now(),
         },
-        next_event,
+        next_frame,
     );
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT)))
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+            // Proxies that buffer responses (nginx) would hold events back.
+            (HeaderName::from_static("x-accel-buffering"), "no"),
+        ],
+        Body::from_stream(frames),
+    )
+        .into_response())
 }
 
 struct Cursor {
@@ -145,63 +158,136 @@ struct Subscriber {
     cursor: Cursor,
     live: broadcast::Receiver<Arc<Rendered>>,
     shutdown: watch::Receiver<bool>,
+    /// When the stream last wrote anything: the heartbeat is due
+    /// `HEARTBEAT` after it.
+    last_write: Instant,
 }
 
-async fn next_event(mut sub: Subscriber) -> Option<(Result<SseEvent, Infallible>, Subscriber)> {
+/// The most events written to a stream at once.
+const MAX_FRAME_EVENTS: usize = 256;
+
+/// The heartbeat: an empty SSE comment.
+const HEARTBEAT_FRAME: &[u8] = b":\n\n";
+
+/// The next bytes of a stream: every change waiting for it (up to
+/// `MAX_FRAME_EVENTS`) in one frame, so a burst of changes costs each
+/// stream one socket write; `None` ends the stream.
+async fn next_frame(mut sub: Subscriber) -> Option<(Result<Bytes, Infallible>, Subscriber)> {
     loop {
         if sub.cursor.reset {
             sub.cursor.reset = false;
-            let event = SseEvent::default()
-                .event("reset")
-                .id(sub.cursor.position.to_string())
-                .data(
-                    r#"{"reason":"the changes since your last event are no longer kept: reload"}"#,
-                );
-            return Some((Ok(event), sub));
+            let frame = format!(
+                "event: reset\nid: {}\ndata: {}\n\n",
+                sub.cursor.position,
+                r#"{"reason":"the changes since your last event are no longer kept: reload"}"#
+            );
+            return sub.write(Bytes::from(frame));
         }
-        if let Some(notice) = sub.cursor.backlog.pop_front() {
-            if notice.id <= sub.cursor.position {
-                continue;
-            }
-            sub.cursor.position = notice.id;
-            if sub.filter.matches(&notice) {
-                return Some((Ok(notice.event()), sub));
+        if !sub.cursor.backlog.is_empty() {
+            if let Some(frame) = sub.take_backlog() {
+                return sub.write(frame);
             }
             continue;
         }
         if *sub.shutdown.borrow() {
             return None;
         }
+        let heartbeat = tokio::time::Instant::from_std(sub.last_write + HEARTBEAT);
         tokio::select! {
             _ = sub.shutdown.changed() => return None,
-            received = sub.live.recv() => match received {
-                Ok(notice) => {
-                    // A change between this stream's position and the
-                    // notice that the channel never carried (the tailer
-                    // read its starting point after this stream read its
-                    // backlog, at start-up): read it from the table
-                    // rather than skip it. Ids rarely have holes (a
-                    // PostgreSQL sequence value of a rolled-back write),
-                    // which only cost this one read.
-                    if notice.id > sub.cursor.position + 1 {
-                        let Ok(mut conn) = sub.state.db.pool.acquire().await else { return None };
-                        match changes::since(&mut conn, sub.cursor.position, MAX_REPLAY).await {
-                            Ok(rows) => sub.cursor.backlog.extend(rendered(rows)),
-                            Err(_) => return None,
-                        }
-                    }
-                    sub.cursor.backlog.push_back(notice);
-                }
-                // Fell behind the channel: catch up from the table.
-                Err(RecvError::Lagged(_)) => {
-                    let Ok(mut conn) = sub.state.db.pool.acquire().await else { return None };
-                    match changes::since(&mut conn, sub.cursor.position, MAX_REPLAY).await {
-                        Ok(rows) => sub.cursor.backlog.extend(rendered(rows)),
-                        Err(_) => return None,
+            received = sub.live.recv() => {
+                sub.receive(received).await?;
+                // Whatever else the tailer sent meanwhile goes out with it.
+                loop {
+                    match sub.live.try_recv() {
+                        Ok(notice) => sub.receive(Ok(notice)).await?,
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Lagged(n)) => sub.receive(Err(RecvError::Lagged(n))).await?,
+                        Err(TryRecvError::Closed) => return None,
                     }
                 }
-                Err(RecvError::Closed) => return None,
-            },
+            }
+            _ = tokio::time::sleep_until(heartbeat) => {
+                return sub.write(Bytes::from_static(HEARTBEAT_FRAME));
+            }
+        }
+    }
+}
+
+impl Subscriber {
+    fn write(mut self, frame: Bytes) -> Option<(Result<Bytes, Infallible>, Subscriber)> {
+        self.last_write = Instant::now();
+        Some((Ok(frame), self))
+    }
+
+    /// Queues what the channel delivered. `None` ends the stream (the
+    /// channel closed, or the change log could not be read).
+    async fn receive(&mut self, received: Result<Arc<Rendered>, RecvError>) -> Option<()> {
+        match received {
+            Ok(notice) => {
+                // A change between this stream's position and the notice
+                // that the channel never carried (the tailer read its
+                // starting point after this stream read its backlog, at
+                // start-up): read it from the table rather than skip it.
+                // Ids rarely have holes (a PostgreSQL sequence value of a
+                // rolled-back write), which only cost this one read.
+                let newest = self
+                    .cursor
+                    .backlog
+                    .back()
+                    .map_or(self.cursor.position, |n| n.id);
+                if notice.id > newest + 1 {
+                    self.catch_up().await?;
+                }
+                self.cursor.backlog.push_back(notice);
+            }
+            // Fell behind the channel: catch up from the table.
+            Err(RecvError::Lagged(_)) => self.catch_up().await?,
+            Err(RecvError::Closed) => return None,
+        }
+        Some(())
+    }
+
+    /// Reads the changes after the newest one queued from the table.
+    async fn catch_up(&mut self) -> Option<()> {
+        let newest = self
+            .cursor
+            .backlog
+            .back()
+            .map_or(self.cursor.position, |n| n.id);
+        let mut conn = self.state.db.pool.acquire().await.ok()?;
+        let rows = changes::since(&mut conn, newest, MAX_REPLAY).await.ok()?;
+        self.cursor.backlog.extend(rendered(rows));
+        Some(())
+    }
+
+    /// The queued changes this stream has not sent and wants, as one frame
+    /// (up to `MAX_FRAME_EVENTS` of them); `None` when none of those taken
+    /// was wanted.
+    fn take_backlog(&mut self) -> Option<Bytes> {
+        let mut wanted: Vec<Arc<Rendered>> = Vec::new();
+        while wanted.len() < MAX_FRAME_EVENTS {
+            let Some(notice) = self.cursor.backlog.pop_front() else {
+                break;
+            };
+            if notice.id <= self.cursor.position {
+                continue;
+            }
+            self.cursor.position = notice.id;
+            if self.filter.matches(&notice) {
+                wanted.push(notice);
+            }
+        }
+        match wanted.as_slice() {
+            [] => None,
+            [one] => Some(one.sse.clone()),
+            many => {
+                let mut frame = Vec::with_capacity(many.iter().map(|n| n.sse.len()).sum());
+                for notice in many {
+                    frame.extend_from_slice(&notice.sse);
+                }
+                Some(Bytes::from(frame))
+            }
         }
     }
 }
@@ -216,6 +302,8 @@ pub struct Rendered {
     pub release: Option<i64>,
     /// The `data:` JSON: product, release, and the change's summary.
     pub data: String,
+    /// The whole SSE event: `id:`, `event:` and `data:` lines.
+    pub sse: Bytes,
 }
 
 impl Rendered {
@@ -231,20 +319,20 @@ impl Rendered {
                 target.entry(key).or_insert(value);
             }
         }
+        // Compact JSON holds no line break, so `data` is one line.
+        let data = data.to_string();
+        let sse = Bytes::from(format!(
+            "id: {}\nevent: {}\ndata: {data}\n\n",
+            notice.id, notice.kind
+        ));
         Arc::new(Rendered {
             id: notice.id,
             kind: notice.kind,
             product: notice.product,
             release: notice.release,
-            data: data.to_string(),
+            data,
+            sse,
         })
-    }
-
-    fn event(&self) -> SseEvent {
-        SseEvent::default()
-            .event(self.kind.as_str())
-            .id(self.id.to_string())
-            .data(self.data.as_str())
     }
 }
 
@@ -252,8 +340,13 @@ fn rendered(notices: Vec<ChangeNotice>) -> VecDeque<Arc<Rendered>> {
     notices.into_iter().map(Rendered::new).collect()
 }
 
-/// How long the tailer lets commits gather before it reads and sends them.
-const COALESCE: Duration = Duration::from_millis(5);
+/// The least time between two reads of the change log by the tailer.
+/// The first commit after a quiet spell is read at once; the commits that
+/// land in the next interval are read and sent together, so under a burst
+/// of commits each stream writes to its socket once per interval rather
+/// than once per commit (with a thousand streams, the socket writes are
+/// most of the work).
+const MIN_READ_INTERVAL: Duration = Duration::from_millis(40);
 
 /// The one reader of the change log per process: broadcasts committed
 /// changes in id order to the streams.
@@ -309,7 +402,8 @@ impl Tailer {
             mut listener,
         } = self;
         let mut shutdown = state.shutdown.subscribe();
-        let mut pruned_at = std::time::Instant::now();
+        let mut pruned_at = Instant::now();
+        let mut last_read = tokio::time::Instant::now();
         loop {
             let notified = async {
                 match listener.as_mut() {
@@ -327,13 +421,11 @@ impl Tailer {
                 _ = notified => {},
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {},
             }
-            // Commits that land within a few milliseconds are read and sent
-            // together: each stream then writes them to its socket at once,
-            // which is what a thousand streams under a burst of commits need.
             tokio::select! {
                 _ = shutdown.changed() => return,
-                _ = tokio::time::sleep(COALESCE) => {},
+                _ = tokio::time::sleep_until(last_read + MIN_READ_INTERVAL) => {},
             }
+            last_read = tokio::time::Instant::now();
             let Ok(mut conn) = state.db.pool.acquire().await else {
                 continue;
             };
@@ -351,7 +443,7 @@ impl Tailer {
                 }
             }
             if pruned_at.elapsed() > Duration::from_secs(600) {
-                pruned_at = std::time::Instant::now();
+                pruned_at = Instant::now();
                 if let Err(error) = changes::prune(&mut conn, RETAINED_CHANGES).await {
                     tracing::warn!(error = %error, "cannot prune the change log");
                 }
@@ -381,6 +473,10 @@ mod tests {
         assert_eq!(
             data,
             serde_json::json!({"product": "checkout", "release": 12, "status": "running"})
+        );
+        assert_eq!(
+            rendered.sse,
+            format!("id: 7\nevent: release\ndata: {}\n\n", rendered.data)
         );
     }
 

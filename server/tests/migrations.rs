@@ -1,5 +1,5 @@
-//! Data migrations on SQLite and PostgreSQL: the SQL that fills a new
-//! column for rows stored before it existed agrees with what ingest writes.
+//! Data migrations on SQLite and PostgreSQL: the SQL that fills a column
+//! for rows stored before it existed agrees with what ingest writes.
 
 mod common;
 
@@ -69,8 +69,8 @@ async fn the_steps_status_backfill_computes_what_ingest_stores() {
         assert_eq!(response.status(), 200, "{backend:?}");
 
         let stored = || async {
-            sqlx::query_as::<_, (String, Option<String>)>(
-                "SELECT run_id, steps_status FROM runs ORDER BY seq",
+            sqlx::query_as::<_, (String, Option<String>, i64)>(
+                "SELECT run_id, steps_status, unfinished FROM runs ORDER BY seq",
             )
             .fetch_all(&server.db.pool)
             .await
@@ -92,13 +92,22 @@ async fn the_steps_status_backfill_computes_what_ingest_stores() {
         assert_eq!(
             written
                 .iter()
-                .map(|(_, s)| s.as_deref())
+                .map(|(_, s, _)| s.as_deref())
                 .collect::<Vec<_>>(),
             expected,
             "{backend:?}: what ingest stores"
         );
+        // Pending or running: the first, and the ones whose steps are
+        // unfinished and whose reported status is no failure.
+        assert_eq!(
+            written.iter().map(|(_, _, u)| *u).collect::<Vec<_>>(),
+            [1, 0, 0, 0, 1, 1, 0, 0, 0, 0],
+            "{backend:?}: which runs ingest marks unfinished"
+        );
 
-        sqlx::query("UPDATE runs SET steps_status = NULL")
+        // As rows stored before the migration: no aggregate, and every run
+        // marked unfinished (the default of the column when it was added).
+        sqlx::query("UPDATE runs SET steps_status = NULL, unfinished = 1")
             .execute(&server.db.pool)
             .await
             .expect("clear");

@@ -1,5 +1,10 @@
-//! Property: any permutation and any duplication of an event stream ends in
-//! the same stored view (SPEC §4.2: "delivery order does not matter").
+//! Properties of ingest on SQLite and PostgreSQL:
+//! - any permutation and any duplication of an event stream ends in the
+//!   same stored view (SPEC §4.2: "delivery order does not matter");
+//! - the same events in the same order end in the same view however they
+//!   are split into requests, supersede (§2.5) included: a request applies
+//!   its events in memory and writes them together, which must come to
+//!   what one request per event does.
 //!
 //! The stream: two releases (created first, since creation order assigns
 //! their ids), then a shuffled, partly duplicated mix of run snapshots
@@ -85,10 +90,10 @@ fn stream(snapshots: &[(usize, usize, usize)], extras: &[usize]) -> Vec<Value> {
     events
 }
 
-/// The stored view: both releases in detail (without error ids), the list and the dashboard.
-async fn view(server: &TestServer) -> Value {
+/// The stored view: releases `ids` in detail (without error ids), the list and the dashboard.
+async fn view(server: &TestServer, ids: &[i64]) -> Value {
     let mut details = Vec::new();
-    for id in [1, 2] {
+    for &id in ids {
         let (status, mut detail) = server
             .get_json(&format!("/api/v1/products/shop/releases/{id}"))
             .await;
@@ -150,7 +155,7 @@ fn check(backend: Backend, cases: u32) {
                 let token = reference.token(Role::Ingest).await;
                 ingest(&reference, &token, &creations, 2).await;
                 ingest(&reference, &token, &events, events.len()).await;
-                let expected = view(&reference).await;
+                let expected = view(&reference, &[1, 2]).await;
                 reference.stop().await;
 
                 let mut shuffled: Vec<(u32, Value)> = Vec::new();
@@ -171,7 +176,7 @@ fn check(backend: Backend, cases: u32) {
                 ingest(&server, &token, &shuffled, chunk).await;
                 // Redelivering everything changes nothing either.
                 ingest(&server, &token, &events, 7).await;
-                let actual = view(&server).await;
+                let actual = view(&server, &[1, 2]).await;
                 server.stop().await;
                 prop_assert_eq!(actual, expected);
                 Ok(())
@@ -184,5 +189,103 @@ fn check(backend: Backend, cases: u32) {
 fn any_permutation_and_duplication_ends_in_the_same_view() {
     for backend in backends() {
         check(backend, if backend == Backend::Sqlite { 24 } else { 8 });
+    }
+}
+
+/// Runs of three releases in the same environments and workflows, so newer
+/// releases supersede older ones' runs: (release, group, run, status, time)
+/// per snapshot; the third release is created part-way through.
+fn contended(snapshots: &[(usize, usize, usize, usize, usize)], third_at: usize) -> Vec<Value> {
+    let groups = [
+        ("staging", "pre", "verify"),
+        ("staging", "post", "smoke"),
+        ("dev", "post", "smoke"),
+    ];
+    let mut events = vec![
+        created("c1", "shop", "r-1", "aaa", "one", 0),
+        created("c2", "shop", "r-2", "bbb", "two", 1),
+    ];
+    let mut third = Some(created("c3", "shop", "r-3", "ccc", "three", 2));
+    for (n, &(release, group, run, status, time)) in snapshots.iter().enumerate() {
+        let release = release % 3;
+        if third.is_some() && (n >= third_at || release == 2) {
+            events.extend(third.take());
+        }
+        let (env, phase, flow) = groups[group % groups.len()];
+        events.push(workflow(
+            &format!("w{n}"),
+            "shop",
+            &format!("r-{}", release + 1),
+            env,
+            phase,
+            &format!("run-{release}-{}-{}", group % groups.len(), run % 2),
+            flow,
+            STATUSES[status % STATUSES.len()],
+            100 + time as i64,
+        ));
+        if n % 5 == 4 {
+            events.push(promoted(
+                &format!("p{n}"),
+                "shop",
+                &format!("r-{}", release + 1),
+                env,
+                &format!("{release}.{n}"),
+                200 + n as i64,
+            ));
+        }
+    }
+    events.extend(third);
+    events
+}
+
+fn check_chunking(backend: Backend, cases: u32) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let strategy = (
+        prop::collection::vec(
+            (0usize..3, 0usize..3, 0usize..2, 0usize..6, 0usize..30),
+            1..24,
+        ),
+        0usize..24,
+        prop::collection::vec(1usize..8, 1..6),
+    );
+    let mut runner = TestRunner::new(Config {
+        cases,
+        ..Config::default()
+    });
+    runner
+        .run(&strategy, |(snapshots, third_at, sizes)| {
+            runtime.block_on(async {
+                let events = contended(&snapshots, third_at);
+
+                let reference = TestServer::on(backend, true).await.expect("backend");
+                let token = reference.token(Role::Ingest).await;
+                ingest(&reference, &token, &events, 1).await;
+                let expected = view(&reference, &[1, 2, 3]).await;
+                reference.stop().await;
+
+                let server = TestServer::on(backend, true).await.expect("backend");
+                let token = server.token(Role::Ingest).await;
+                let mut rest = events.as_slice();
+                for size in sizes.iter().cycle() {
+                    if rest.is_empty() {
+                        break;
+                    }
+                    let (part, tail) = rest.split_at((*size).min(rest.len()));
+                    ingest(&server, &token, part, part.len()).await;
+                    rest = tail;
+                }
+                let actual = view(&server, &[1, 2, 3]).await;
+                server.stop().await;
+                prop_assert_eq!(actual, expected);
+                Ok(())
+            })
+        })
+        .expect("the stored view does not depend on how events are split into requests");
+}
+
+#[test]
+fn any_split_into_requests_ends_in_the_same_view() {
+    for backend in backends() {
+        check_chunking(backend, if backend == Backend::Sqlite { 24 } else { 8 });
     }
 }

@@ -11,17 +11,15 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tokio::sync::MutexGuard;
 
 use crate::domain::{derive_release, plan_restart, DeliveryState, RestartError};
 use crate::error::AppError;
 
 use super::auth::{hash_token, session_token};
-use super::db::Backend;
-use super::service;
-use super::state::{AppState, ChangeNotice};
+use super::state::AppState;
 use super::store::restarts::NewRestart;
 use super::store::{self, OrInternal};
+use super::write::{Changed, Write};
 
 /// The `type` of the webhook payload.
 pub const RESTART_REQUESTED: &str = "release.restart_requested";
@@ -147,8 +145,10 @@ pub async fn restart_release(
     } else {
         DeliveryState::None
     };
-    let notices = service::rederive_releases(conn, &[pk], millis, millis).await?;
-    write.commit(state, &notices).await?;
+    write
+        .rederive(Changed::releases(&[pk], millis), millis)
+        .await?;
+    write.commit(state).await?;
     if delivery == DeliveryState::Pending {
         state.outbox.notify_one();
     }
@@ -162,50 +162,4 @@ pub async fn restart_release(
         "release restarted"
     );
     Ok(RestartAccepted { request, delivery })
-}
-
-/// Every write transaction (ingest, restart, webhook delivery): writers
-/// queue (SQLite) or take the writers' advisory lock (PostgreSQL), so change
-/// ids commit in order; committing notifies other replicas and wakes this
-/// one's live tailer.
-pub(crate) struct Write<'a> {
-    _writer: Option<MutexGuard<'a, ()>>,
-    pub tx: sqlx::Transaction<'static, sqlx::Any>,
-}
-
-impl<'a> Write<'a> {
-    pub async fn begin(state: &'a AppState) -> Result<Write<'a>, AppError> {
-        let writer = state.writer().await;
-        let mut tx = state.db.pool.begin().await.or_internal()?;
-        if state.db.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock(7283730)")
-                .execute(&mut *tx)
-                .await
-                .or_internal()?;
-        }
-        Ok(Write {
-            _writer: writer,
-            tx,
-        })
-    }
-
-    /// Commits, then wakes the tailer when `notices` were appended.
-    pub async fn commit(
-        mut self,
-        state: &AppState,
-        notices: &[ChangeNotice],
-    ) -> Result<(), AppError> {
-        if state.db.backend == Backend::Postgres && !notices.is_empty() {
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(super::stream::NOTIFY_CHANNEL)
-                .execute(&mut *self.tx)
-                .await
-                .or_internal()?;
-        }
-        self.tx.commit().await.or_internal()?;
-        if !notices.is_empty() {
-            state.committed.notify_one();
-        }
-        Ok(())
-    }
 }

@@ -16,11 +16,10 @@ use sha2::Sha256;
 
 use crate::error::AppError;
 
-use super::restart::Write;
-use super::service;
 use super::state::AppState;
 use super::store::restarts::{DueDelivery, Outcome};
 use super::store::{self, OrInternal};
+use super::write::{Changed, Write};
 
 /// The signature header of every delivery.
 pub const SIGNATURE_HEADER: &str = "X-Releases-Signature";
@@ -205,9 +204,10 @@ async fn deliver(
     store::restarts::settle(&mut write.tx, delivery.id, &outcome, now).await?;
     // The release page shows the delivery state: re-derive so watchers hear
     // of it, without moving the release's `updated_at`.
-    let notices =
-        service::rederive_releases(&mut write.tx, &[delivery.release_pk], i64::MIN, now).await?;
-    write.commit(state, &notices).await
+    write
+        .rederive(Changed::releases(&[delivery.release_pk], i64::MIN), now)
+        .await?;
+    write.commit(state).await
 }
 
 #[cfg(test)]

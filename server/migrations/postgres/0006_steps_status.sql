@@ -15,3 +15,15 @@ UPDATE runs SET steps_status = (
     END
     FROM (SELECT step ->> 'status' AS s FROM jsonb_array_elements(runs.steps::jsonb) AS step) AS each_step
 );
+
+-- With the aggregate at hand, `unfinished` (0005) is exact for every row,
+-- rows stored before that column included: the run is not superseded and
+-- its status (SPEC §2.1: the steps' aggregate, or the reported status when
+-- a failure outranks it or there are no steps) is pending or running.
+UPDATE runs SET unfinished = CASE
+    WHEN superseded_by IS NULL AND (
+        (steps_status IS NULL AND status IN ('pending', 'running'))
+        OR (steps_status IN ('pending', 'running')
+            AND status NOT IN ('error', 'failed', 'terminated')))
+    THEN 1 ELSE 0
+END;

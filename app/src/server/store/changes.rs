@@ -1,30 +1,41 @@
 //! The change log: one row per change of stored state, in id order, for the
 //! live stream and its replay after `Last-Event-ID`.
 
-use super::{Conn, OrInternal};
+use sqlx::AssertSqlSafe;
+
+use super::{value_rows, Conn, OrInternal};
 use crate::error::AppError;
 
-/// Appends a change and returns its id.
-pub async fn append(
-    conn: &mut Conn,
-    product: &str,
-    release: Option<i64>,
-    kind: &str,
-    summary: &str,
-    now: i64,
-) -> Result<i64, AppError> {
-    sqlx::query_scalar::<_, i64>(
-        "INSERT INTO changes (product, release_id, kind, summary, created_at) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
-    )
-    .bind(product)
-    .bind(release)
-    .bind(kind)
-    .bind(summary)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await
-    .or_internal()
+/// A change to append: what changed (`release`, `environment` or
+/// `product`), of which product and release, and its JSON summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewChange {
+    pub kind: &'static str,
+    pub product: String,
+    pub release: Option<i64>,
+    pub summary: serde_json::Value,
+}
+
+/// Appends changes in the given order (their ids increase in it), with
+/// multi-row INSERTs.
+pub async fn append_all(conn: &mut Conn, changes: &[NewChange], now: i64) -> Result<(), AppError> {
+    for chunk in changes.chunks(500) {
+        let sql = format!(
+            "INSERT INTO changes (product, release_id, kind, summary, created_at) VALUES {}",
+            value_rows(conn, chunk.len(), 5)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for change in chunk {
+            query = query
+                .bind(&change.product)
+                .bind(change.release)
+                .bind(change.kind)
+                .bind(change.summary.to_string())
+                .bind(now);
+        }
+        query.execute(&mut *conn).await.or_internal()?;
+    }
+    Ok(())
 }
 
 #[derive(sqlx::FromRow)]

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use sqlx::AssertSqlSafe;
 
-use super::{Conn, OrInternal};
+use super::{value_rows, Conn, OrInternal};
 use crate::error::AppError;
 
 /// An event to record.
@@ -36,20 +36,7 @@ pub async fn record(
         .collect();
     let mut inserted: HashSet<(String, String)> = HashSet::with_capacity(firsts.len());
     for chunk in firsts.chunks(CHUNK) {
-        let values = (0..chunk.len())
-            .map(|row| {
-                let n = row * 5;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${})",
-                    n + 1,
-                    n + 2,
-                    n + 3,
-                    n + 4,
-                    n + 5
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let values = value_rows(conn, chunk.len(), 5);
         let sql = format!(
             "INSERT INTO events (source, event_id, type, time, received_at) VALUES {values} \
              ON CONFLICT (source, event_id) DO NOTHING RETURNING source, event_id"

@@ -2,7 +2,7 @@
 //! releases at once (one query per table, never one per release), plus the
 //! promotion and git-error records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::domain::{GitErrorFact, PromotionFact, ReleaseFacts, RunFact};
 use sqlx::AssertSqlSafe;
@@ -104,12 +104,12 @@ where
 }
 
 /// How much of the facts to load.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Detail {
     /// Everything the release page shows.
     Full,
-    /// What status derivation reads (`ReleaseFacts::for_status`).
-    Status,
+    /// What status derivation reads (`ReleaseFacts::for_status`); the runs
+    /// of the releases in the map are those given, not read.
+    Status(HashMap<i64, Vec<RunFact>>),
 }
 
 /// The facts of each release of `rows`, in the same order.
@@ -120,11 +120,14 @@ pub async fn load(conn: &mut Conn, rows: Vec<ReleaseRow>) -> Result<Vec<ReleaseF
 /// The facts of each release of `rows` as status derivation reads them
 /// (`ReleaseFacts::for_status`: no steps, logs, manifests or health), in
 /// the same order: what the write path needs to store a release's status.
+/// `known_runs` holds, by release pk, the runs (in that shape) of releases
+/// whose runs the caller has at hand; the others' are read.
 pub async fn load_for_status(
     conn: &mut Conn,
     rows: Vec<ReleaseRow>,
+    known_runs: HashMap<i64, Vec<RunFact>>,
 ) -> Result<Vec<ReleaseFacts>, AppError> {
-    load_with(conn, rows, Detail::Status).await
+    load_with(conn, rows, Detail::Status(known_runs)).await
 }
 
 async fn load_with(
@@ -158,6 +161,7 @@ async fn load_with(
     }
     let of = |pk: i64| index.get(&pk).copied();
 
+    let full = matches!(detail, Detail::Full);
     match detail {
         Detail::Full => {
             for row in runs::of_releases(conn, &pks).await? {
@@ -166,25 +170,27 @@ async fn load_with(
                 }
             }
         }
-        Detail::Status => {
-            for (pk, run) in runs::statuses_of_releases(conn, &pks).await? {
+        Detail::Status(mut known) => {
+            let unknown: Vec<i64> = pks
+                .iter()
+                .copied()
+                .filter(|pk| !known.contains_key(pk))
+                .collect();
+            for run in runs::statuses_of_releases(conn, &unknown).await? {
+                if let Some(i) = of(run.release_pk) {
+                    facts[i].runs.push(run.fact);
+                }
+            }
+            for (pk, runs) in known.drain() {
                 if let Some(i) = of(pk) {
-                    facts[i].runs.push(run);
+                    facts[i].runs = runs;
                 }
             }
         }
     }
-    let attempts: Vec<(i64, String, i64)> = fetch_in(
-        conn,
-        "SELECT release_pk, environment, attempt FROM attempts WHERE release_pk IN ({in})",
-        &pks,
-    )
-    .await?;
-    for (pk, environment, attempt) in attempts {
+    for (pk, environment, attempt) in runs::attempts_of(conn, &pks).await? {
         if let Some(i) = of(pk) {
-            facts[i]
-                .env_attempts
-                .push((environment, u32::try_from(attempt).or_internal()?));
+            facts[i].env_attempts.push((environment, attempt));
         }
     }
     let promotions: Vec<PromotionRow> = fetch_in(
@@ -227,7 +233,7 @@ async fn load_with(
             });
         }
     }
-    if detail == Detail::Full {
+    if full {
         for (pk, fact) in health::of_deployed(conn, &pks).await? {
             if let Some(i) = of(pk) {
                 facts[i].health.push(fact);

@@ -33,6 +33,26 @@ pub async fn deploy(
     Ok(())
 }
 
+/// Records, for each `(product id, environment, release id)`, that the
+/// release is promoting in the environment, in one statement; as `deploy`.
+pub async fn deploy_all(conn: &mut Conn, deployments: &[(i64, &str, i64)]) -> Result<(), AppError> {
+    for chunk in deployments.chunks(500) {
+        let sql = format!(
+            "INSERT INTO deployments (product_id, environment, release_id) VALUES {} \
+             ON CONFLICT (product_id, environment) DO UPDATE SET release_id = \
+             CASE WHEN excluded.release_id > deployments.release_id \
+             THEN excluded.release_id ELSE deployments.release_id END",
+            super::value_rows(conn, chunk.len(), 3)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for &(product_id, environment, release_id) in chunk {
+            query = query.bind(product_id).bind(environment).bind(release_id);
+        }
+        query.execute(&mut *conn).await.or_internal()?;
+    }
+    Ok(())
+}
+
 /// Records `version` as promoted in `environment` by release `release_id`
 /// at `at`, unless a newer release, or a later promotion of the same one,
 /// is recorded there already (so arrival order does not matter).

@@ -60,6 +60,25 @@ pub fn placeholders(first: usize, count: usize) -> String {
         .join(", ")
 }
 
+/// The placeholders of a multi-row `VALUES` list of `rows` rows of
+/// `columns` values each, in binding order: `($1, $2), ($3, $4)` on
+/// PostgreSQL, anonymous `(?, ?), (?, ?)` on SQLite, where binding looks up
+/// each numbered parameter's name by a scan of all of them (quadratic in a
+/// statement of thousands of values).
+pub fn value_rows(conn: &Conn, rows: usize, columns: usize) -> String {
+    let sqlite = conn.backend_name() == "SQLite";
+    (0..rows)
+        .map(|row| {
+            if sqlite {
+                format!("({})", vec!["?"; columns].join(", "))
+            } else {
+                format!("({})", placeholders(1 + row * columns, columns))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A JSON document as stored.
 pub fn to_json<T: serde::Serialize>(value: &T) -> Result<String, AppError> {
     serde_json::to_string(value).or_internal()

@@ -9,7 +9,9 @@ use sqlx::AssertSqlSafe;
 
 use crate::error::AppError;
 
-use super::{from_json, millis, opt_time, placeholders, time, to_json, Conn, OrInternal};
+use super::{
+    from_json, millis, opt_time, placeholders, time, to_json, value_rows, Conn, OrInternal,
+};
 
 /// The columns of `ReleaseRow`, from `releases r JOIN products p`.
 const COLUMNS: &str = "r.pk, p.slug AS product, r.product_id, r.id, r.release_key, r.flow, \
@@ -141,20 +143,31 @@ pub struct Target {
     pub pk: i64,
     pub product_id: i64,
     pub id: i64,
+    pub release_key: String,
     pub flow: String,
 }
 
-/// The release with key `key` of product `slug`.
-pub async fn find_key(conn: &mut Conn, slug: &str, key: &str) -> Result<Option<Target>, AppError> {
-    sqlx::query_as::<_, Target>(
-        "SELECT r.pk, r.product_id, r.id, r.flow FROM releases r \
-         JOIN products p ON p.id = r.product_id WHERE p.slug = $1 AND r.release_key = $2",
-    )
-    .bind(slug)
-    .bind(key)
-    .fetch_optional(&mut *conn)
-    .await
-    .or_internal()
+/// The releases of product `slug` with any of these keys.
+pub async fn find_keys(
+    conn: &mut Conn,
+    slug: &str,
+    keys: &[&str],
+) -> Result<Vec<Target>, AppError> {
+    let mut found = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(500) {
+        let sql = format!(
+            "SELECT r.pk, r.product_id, r.id, r.release_key, r.flow FROM releases r \
+             JOIN products p ON p.id = r.product_id \
+             WHERE p.slug = $1 AND r.release_key IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let mut query = sqlx::query_as::<_, Target>(AssertSqlSafe(sql)).bind(slug);
+        for key in chunk {
+            query = query.bind(*key);
+        }
+        found.extend(query.fetch_all(&mut *conn).await.or_internal()?);
+    }
+    Ok(found)
 }
 
 /// Release `id` of product `product_id`.
@@ -344,65 +357,59 @@ pub async fn range(
     .or_internal()
 }
 
-/// Moves `updated_at` forward to `at` (never back, so the order events
-/// arrive in does not matter).
-pub async fn touch(conn: &mut Conn, pk: i64, at: i64) -> Result<(), AppError> {
-    sqlx::query("UPDATE releases SET updated_at = $2 WHERE pk = $1 AND updated_at < $2")
-        .bind(pk)
-        .bind(at)
-        .execute(&mut *conn)
-        .await
-        .or_internal()?;
-    Ok(())
-}
-
-/// Writes what was derived from the facts: the release status, who
-/// superseded it, the list item's environments, and one
-/// `release_environments` row per environment.
+/// Writes what was derived from the facts of each release: its
+/// `updated_at`, status, who superseded it, the list item's environments,
+/// and one `release_environments` row per environment. Two statements
+/// whatever the number of releases (up to 500).
 pub async fn save_derived(
     conn: &mut Conn,
-    pk: i64,
-    product_id: i64,
-    view: &ReleaseView,
+    releases: &[(i64, i64, &ReleaseView)],
 ) -> Result<(), AppError> {
-    let summary = view.summary();
-    sqlx::query(
-        "UPDATE releases SET status = $2, superseded_by = $3, environments = $4 WHERE pk = $1",
-    )
-    .bind(pk)
-    .bind(view.status.as_str())
-    .bind(view.superseded_by)
-    .bind(to_json(&summary.environments)?)
-    .execute(&mut *conn)
-    .await
-    .or_internal()?;
-    if view.environments.is_empty() {
-        return Ok(());
+    for chunk in releases.chunks(500) {
+        let sql = format!(
+            "UPDATE releases SET updated_at = v.column2, status = v.column3, \
+             superseded_by = v.column4, environments = v.column5 \
+             FROM (VALUES {}) AS v WHERE releases.pk = v.column1",
+            value_rows(conn, chunk.len(), 5)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (pk, _, view) in chunk {
+            query = query
+                .bind(*pk)
+                .bind(millis(view.updated_at))
+                .bind(view.status.as_str())
+                .bind(view.superseded_by)
+                .bind(to_json(&view.summary().environments)?);
+        }
+        query.execute(&mut *conn).await.or_internal()?;
     }
-    // One statement for every environment of the release.
-    let values = (0..view.environments.len())
-        .map(|i| {
-            let n = 4 + i * 3;
-            format!("($1, $2, $3, ${}, ${}, ${})", n, n + 1, n + 2)
+    let environments: Vec<(i64, i64, &ReleaseView, usize)> = releases
+        .iter()
+        .flat_map(|&(pk, product_id, view)| {
+            (0..view.environments.len()).map(move |i| (pk, product_id, view, i))
         })
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut query = sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO release_environments \
-         (release_pk, product_id, release_id, environment, status, version) VALUES {values} \
-         ON CONFLICT (release_pk, environment) DO UPDATE \
-         SET status = excluded.status, version = excluded.version"
-    )))
-    .bind(pk)
-    .bind(product_id)
-    .bind(view.id);
-    for env in &view.environments {
-        query = query
-            .bind(&env.name)
-            .bind(env.status.as_str())
-            .bind(env.version.as_deref());
+        .collect();
+    for chunk in environments.chunks(500) {
+        let sql = format!(
+            "INSERT INTO release_environments \
+             (release_pk, product_id, release_id, environment, status, version) VALUES {} \
+             ON CONFLICT (release_pk, environment) DO UPDATE \
+             SET status = excluded.status, version = excluded.version",
+            value_rows(conn, chunk.len(), 6)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for &(pk, product_id, view, i) in chunk {
+            let env = &view.environments[i];
+            query = query
+                .bind(pk)
+                .bind(product_id)
+                .bind(view.id)
+                .bind(&env.name)
+                .bind(env.status.as_str())
+                .bind(env.version.as_deref());
+        }
+        query.execute(&mut *conn).await.or_internal()?;
     }
-    query.execute(&mut *conn).await.or_internal()?;
     Ok(())
 }
 

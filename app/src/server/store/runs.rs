@@ -7,7 +7,7 @@ use sqlx::AssertSqlSafe;
 use crate::error::AppError;
 use crate::server::ingest::RunSnapshot;
 
-use super::{from_json, millis, opt_time, placeholders, to_json, Conn, OrInternal};
+use super::{from_json, millis, opt_time, placeholders, to_json, value_rows, Conn, OrInternal};
 
 const COLUMNS: &str = "seq, release_pk, release_id, run_id, environment, phase, workflow, \
     application, status, started_at, finished_at, url, manifest, message, attempt, \
@@ -60,156 +60,219 @@ impl TryFrom<RunRow> for RunFact {
     }
 }
 
-/// Every stored run of a release: its run id, seq and snapshot time.
-pub async fn known(conn: &mut Conn, release_pk: i64) -> Result<Vec<(String, i64, i64)>, AppError> {
-    sqlx::query_as::<_, (String, i64, i64)>(
-        "SELECT run_id, seq, snapshot_time FROM runs WHERE release_pk = $1",
-    )
-    .bind(release_pk)
-    .fetch_all(&mut *conn)
-    .await
-    .or_internal()
+/// What a write stores of one run: its latest snapshot, with the values
+/// derived from it, and its supersede mark.
+pub struct RunWrite<'a> {
+    pub run: &'a RunSnapshot,
+    pub steps: &'a [StepFact],
+    /// The `time` of the event that carried the snapshot.
+    pub snapshot_time: i64,
+    pub superseded_by: Option<i64>,
 }
 
-/// Whether a run with this snapshot may still be pending or running (the
-/// `unfinished` column), by the status rules of `domain::run_status`.
-fn unfinished(run: &RunSnapshot, steps: Option<RunStatus>) -> i64 {
-    i64::from(matches!(
-        snapshot_status(run.status, steps),
-        RunStatus::Pending | RunStatus::Running
-    ))
+impl RunWrite<'_> {
+    /// The aggregate of the steps (the `steps_status` column).
+    fn steps_status(&self) -> Option<RunStatus> {
+        steps_status(self.steps)
+    }
+
+    /// Whether the run may still be pending or running (the `unfinished`
+    /// column, which supersede reads through a partial index), by the status
+    /// rules of `domain::run_status`.
+    fn unfinished(&self) -> i64 {
+        let status = snapshot_status(self.run.status, self.steps_status());
+        i64::from(
+            self.superseded_by.is_none()
+                && matches!(status, RunStatus::Pending | RunStatus::Running),
+        )
+    }
 }
 
-/// Where a new run belongs.
-pub struct RunPlace<'a> {
+/// A run first reported in this write, and where it belongs.
+/// Its identity is that of its first report.
+pub struct NewRun<'a> {
     pub release_pk: i64,
     pub product_id: i64,
     pub release_id: i64,
+    pub run_id: &'a str,
     pub environment: &'a str,
     pub phase: Phase,
+    pub workflow: &'a str,
+    pub application: &'a str,
     pub attempt: u32,
+    pub write: RunWrite<'a>,
 }
 
-/// Stores the first snapshot of a run; returns its seq.
-pub async fn insert(
+/// Rows per multi-row statement: a new run binds 20 values, well below
+/// both backends' limit on bound parameters (32,766 on SQLite, 65,535 on
+/// PostgreSQL).
+const CHUNK: usize = 500;
+
+/// Stores new runs, in the given order (which becomes their arrival
+/// order, `seq`), with multi-row INSERTs; returns `(release pk, run id,
+/// seq)` of each.
+pub async fn insert_all(
     conn: &mut Conn,
-    place: &RunPlace<'_>,
-    run: &RunSnapshot,
-    steps: &[StepFact],
-    snapshot_time: i64,
-) -> Result<i64, AppError> {
-    let aggregated = steps_status(steps);
-    sqlx::query_scalar::<_, i64>(
-        "INSERT INTO runs (release_pk, product_id, release_id, run_id, environment, phase, \
-         workflow, application, status, started_at, finished_at, url, manifest, message, \
-         attempt, superseded_by, steps, snapshot_time, unfinished, steps_status) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, $16, $17, \
-         $18, $19) RETURNING seq",
-    )
-    .bind(place.release_pk)
-    .bind(place.product_id)
-    .bind(place.release_id)
-    .bind(&run.id)
-    .bind(place.environment)
-    .bind(place.phase.as_str())
-    .bind(&run.workflow)
-    .bind(&run.application)
-    .bind(run.status.as_str())
-    .bind(run.started_at.map(millis))
-    .bind(run.finished_at.map(millis))
-    .bind(run.url.as_deref())
-    .bind(run.manifest.as_deref())
-    .bind(run.message.as_deref())
-    .bind(i64::from(place.attempt))
-    .bind(to_json(&steps)?)
-    .bind(snapshot_time)
-    .bind(unfinished(run, aggregated))
-    .bind(aggregated.map(RunStatus::as_str))
-    .fetch_one(&mut *conn)
-    .await
-    .or_internal()
+    runs: &[NewRun<'_>],
+) -> Result<Vec<(i64, String, i64)>, AppError> {
+    let mut stored = Vec::with_capacity(runs.len());
+    for chunk in runs.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO runs (release_pk, product_id, release_id, run_id, environment, phase, \
+             workflow, application, status, started_at, finished_at, url, manifest, message, \
+             attempt, superseded_by, steps, snapshot_time, unfinished, steps_status) VALUES {} \
+             RETURNING release_pk, run_id, seq",
+            value_rows(conn, chunk.len(), 20)
+        );
+        let mut query = sqlx::query_as::<_, (i64, String, i64)>(AssertSqlSafe(sql));
+        for new in chunk {
+            let write = &new.write;
+            let run = write.run;
+            query = query
+                .bind(new.release_pk)
+                .bind(new.product_id)
+                .bind(new.release_id)
+                .bind(new.run_id)
+                .bind(new.environment)
+                .bind(new.phase.as_str())
+                .bind(new.workflow)
+                .bind(new.application)
+                .bind(run.status.as_str())
+                .bind(run.started_at.map(millis))
+                .bind(run.finished_at.map(millis))
+                .bind(run.url.as_deref())
+                .bind(run.manifest.as_deref())
+                .bind(run.message.as_deref())
+                .bind(i64::from(new.attempt))
+                .bind(write.superseded_by)
+                .bind(to_json(&write.steps)?)
+                .bind(write.snapshot_time)
+                .bind(write.unfinished())
+                .bind(write.steps_status().map(RunStatus::as_str));
+        }
+        stored.extend(query.fetch_all(&mut *conn).await.or_internal()?);
+    }
+    Ok(stored)
 }
 
-/// Replaces the snapshot of a known run. Its identity (environment, phase,
-/// workflow, application), attempt, arrival seq and supersede mark stay; a
-/// superseded run stays out of the supersede candidates.
-pub async fn update(
-    conn: &mut Conn,
-    seq: i64,
-    run: &RunSnapshot,
-    steps: &[StepFact],
-    snapshot_time: i64,
-) -> Result<(), AppError> {
-    let aggregated = steps_status(steps);
-    sqlx::query(
-        "UPDATE runs SET status = $2, started_at = $3, finished_at = $4, url = $5, \
-         manifest = $6, message = $7, steps = $8, snapshot_time = $9, \
-         unfinished = CASE WHEN superseded_by IS NULL THEN $10 ELSE 0 END, steps_status = $11 \
-         WHERE seq = $1",
-    )
-    .bind(seq)
-    .bind(run.status.as_str())
-    .bind(run.started_at.map(millis))
-    .bind(run.finished_at.map(millis))
-    .bind(run.url.as_deref())
-    .bind(run.manifest.as_deref())
-    .bind(run.message.as_deref())
-    .bind(to_json(&steps)?)
-    .bind(snapshot_time)
-    .bind(unfinished(run, aggregated))
-    .bind(aggregated.map(RunStatus::as_str))
-    .execute(&mut *conn)
-    .await
-    .or_internal()?;
+/// Replaces the snapshots of known runs, by seq, with multi-row UPDATEs.
+/// A run's identity (environment, phase, workflow, application), attempt
+/// and arrival seq stay.
+pub async fn update_all(conn: &mut Conn, runs: &[(i64, RunWrite<'_>)]) -> Result<(), AppError> {
+    for chunk in runs.chunks(CHUNK) {
+        let sql = format!(
+            "UPDATE runs SET status = v.column2, started_at = v.column3, \
+             finished_at = v.column4, url = v.column5, manifest = v.column6, \
+             message = v.column7, steps = v.column8, snapshot_time = v.column9, \
+             superseded_by = v.column10, unfinished = v.column11, steps_status = v.column12 \
+             FROM (VALUES {}) AS v WHERE runs.seq = v.column1",
+            value_rows(conn, chunk.len(), 12)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (seq, write) in chunk {
+            let run = write.run;
+            query = query
+                .bind(*seq)
+                .bind(run.status.as_str())
+                .bind(run.started_at.map(millis))
+                .bind(run.finished_at.map(millis))
+                .bind(run.url.as_deref())
+                .bind(run.manifest.as_deref())
+                .bind(run.message.as_deref())
+                .bind(to_json(&write.steps)?)
+                .bind(write.snapshot_time)
+                .bind(write.superseded_by)
+                .bind(write.unfinished())
+                .bind(write.steps_status().map(RunStatus::as_str));
+        }
+        query.execute(&mut *conn).await.or_internal()?;
+    }
     Ok(())
 }
 
-/// Supersede candidates (SPEC §2.5): runs of the same workflow, phase and
-/// application in the same environment of the same product, in releases
-/// older than `release_id`, that are not superseded and may still be pending
-/// or running (through the partial `runs_unfinished` index).
-pub async fn unfinished_older(
-    conn: &mut Conn,
-    place: &RunPlace<'_>,
-    workflow: &str,
-    application: &str,
-) -> Result<Vec<RunRow>, AppError> {
-    sqlx::query_as::<_, RunRow>(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM runs WHERE product_id = $1 AND environment = $2 AND phase = $3 \
-         AND workflow = $4 AND application = $5 AND release_id < $6 AND unfinished = 1"
-    )))
-    .bind(place.product_id)
-    .bind(place.environment)
-    .bind(place.phase.as_str())
-    .bind(workflow)
-    .bind(application)
-    .bind(place.release_id)
+/// Marks runs, by seq, as superseded by a release (`(seq, release id)`),
+/// which also takes them out of the supersede candidates.
+pub async fn supersede_all(conn: &mut Conn, runs: &[(i64, i64)]) -> Result<(), AppError> {
+    for chunk in runs.chunks(CHUNK) {
+        let sql = format!(
+            "UPDATE runs SET superseded_by = v.column2, unfinished = 0 \
+             FROM (VALUES {}) AS v WHERE runs.seq = v.column1",
+            value_rows(conn, chunk.len(), 2)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for &(seq, by) in chunk {
+            query = query.bind(seq).bind(by);
+        }
+        query.execute(&mut *conn).await.or_internal()?;
+    }
+    Ok(())
+}
+
+/// Runs of the same workflow, phase and application in the same
+/// environment of a product (SPEC §2.5).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Group {
+    pub product_id: i64,
+    pub environment: String,
+    pub phase: Phase,
+    pub workflow: String,
+    pub application: String,
+}
+
+/// A stored run that is not superseded and may still be pending or running.
+#[derive(Debug, Clone)]
+pub struct Unfinished {
+    pub seq: i64,
+    pub release_pk: i64,
+    pub release_id: i64,
+    pub run_id: String,
+    /// Its status by SPEC §2.1 (it is not superseded).
+    pub status: RunStatus,
+}
+
+#[derive(sqlx::FromRow)]
+struct UnfinishedRow {
+    seq: i64,
+    release_pk: i64,
+    release_id: i64,
+    run_id: String,
+    status: String,
+    steps_status: Option<String>,
+}
+
+/// The runs of `group`, in any release, that are not superseded and may
+/// still be pending or running (through the partial `runs_unfinished`
+/// index): the candidates a newer release's run supersedes.
+pub async fn unfinished_in(conn: &mut Conn, group: &Group) -> Result<Vec<Unfinished>, AppError> {
+    let rows = sqlx::query_as::<_, UnfinishedRow>(
+        "SELECT seq, release_pk, release_id, run_id, status, steps_status FROM runs \
+         WHERE product_id = $1 AND environment = $2 AND phase = $3 AND workflow = $4 \
+         AND application = $5 AND unfinished = 1",
+    )
+    .bind(group.product_id)
+    .bind(&group.environment)
+    .bind(group.phase.as_str())
+    .bind(&group.workflow)
+    .bind(&group.application)
     .fetch_all(&mut *conn)
     .await
-    .or_internal()
+    .or_internal()?;
+    rows.into_iter()
+        .map(|row| {
+            let steps = row.steps_status.as_deref().map(status).transpose()?;
+            Ok(Unfinished {
+                status: snapshot_status(status(&row.status)?, steps),
+                seq: row.seq,
+                release_pk: row.release_pk,
+                release_id: row.release_id,
+                run_id: row.run_id,
+            })
+        })
+        .collect()
 }
 
-/// Marks run `seq` as superseded by release `by`, which also takes it out
-/// of the supersede candidates.
-pub async fn set_superseded(conn: &mut Conn, seq: i64, by: i64) -> Result<(), AppError> {
-    sqlx::query("UPDATE runs SET superseded_by = $2, unfinished = 0 WHERE seq = $1")
-        .bind(seq)
-        .bind(by)
-        .execute(&mut *conn)
-        .await
-        .or_internal()?;
-    Ok(())
-}
-
-/// Takes run `seq` out of the supersede candidates: a row stored before
-/// the `unfinished` column whose steps show it finished.
-pub async fn set_finished(conn: &mut Conn, seq: i64) -> Result<(), AppError> {
-    sqlx::query("UPDATE runs SET unfinished = 0 WHERE seq = $1")
-        .bind(seq)
-        .execute(&mut *conn)
-        .await
-        .or_internal()?;
-    Ok(())
+fn status(value: &str) -> Result<RunStatus, AppError> {
+    RunStatus::parse(value).ok_or_else(|| AppError::internal(format!("stored status {value:?}")))
 }
 
 /// Every run of these releases.
@@ -228,89 +291,125 @@ pub async fn of_releases(conn: &mut Conn, pks: &[i64]) -> Result<Vec<RunRow>, Ap
     query.fetch_all(&mut *conn).await.or_internal()
 }
 
-/// A stored run as status derivation reads it (`ReleaseFacts::for_status`).
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct RunStatusRow {
-    seq: i64,
-    release_pk: i64,
-    run_id: String,
-    environment: String,
-    phase: String,
-    workflow: String,
-    application: String,
-    status: String,
-    started_at: Option<i64>,
-    attempt: i64,
-    superseded_by: Option<i64>,
-    steps_status: Option<String>,
+/// A stored run as status derivation reads it (`ReleaseFacts::for_status`):
+/// seq, snapshot time, run id, environment, phase, workflow, application,
+/// status, started at, attempt, superseded by, steps status.
+type RunStatusRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<i64>,
+    i64,
+    Option<i64>,
+    Option<String>,
+);
+
+/// A stored run as status derivation reads it, with its release and the
+/// time of its snapshot.
+#[derive(Debug, Clone)]
+pub struct RunStatusFact {
+    pub release_pk: i64,
+    pub snapshot_time: i64,
+    pub fact: RunFact,
 }
 
 /// Every run of these releases as status derivation reads them: the
 /// aggregate status of its steps rather than the steps (see
-/// `ReleaseFacts::for_status`), and no URL, manifest or message. With the
-/// release pk of each.
+/// `ReleaseFacts::for_status`), and no URL, manifest or message.
+///
+/// The runs of each release come as one JSON array, built by the database:
+/// a write reads thousands of runs, and the driver's cost is per value
+/// (about a microsecond each), not per byte.
 pub async fn statuses_of_releases(
     conn: &mut Conn,
     pks: &[i64],
-) -> Result<Vec<(i64, RunFact)>, AppError> {
+) -> Result<Vec<RunStatusFact>, AppError> {
+    if pks.is_empty() {
+        return Ok(Vec::new());
+    }
+    const FIELDS: &str = "seq, snapshot_time, run_id, environment, phase, workflow, \
+        application, status, started_at, attempt, superseded_by, steps_status";
+    let aggregate = if conn.backend_name() == "SQLite" {
+        format!("json_group_array(json_array({FIELDS}))")
+    } else {
+        format!("json_agg(json_build_array({FIELDS}))::text")
+    };
+    let sql = format!(
+        "SELECT release_pk, {aggregate} FROM runs WHERE release_pk IN ({}) GROUP BY release_pk",
+        placeholders(1, pks.len())
+    );
+    let mut query = sqlx::query_as::<_, (i64, String)>(AssertSqlSafe(sql));
+    for pk in pks {
+        query = query.bind(*pk);
+    }
+    let mut runs = Vec::new();
+    for (release_pk, json) in query.fetch_all(&mut *conn).await.or_internal()? {
+        for row in from_json::<Vec<RunStatusRow>>(&json)? {
+            let (seq, snapshot_time, run_id, environment, phase, workflow, application) =
+                (row.0, row.1, row.2, row.3, row.4, row.5, row.6);
+            let (status_text, started_at, attempt, superseded_by, steps_status) =
+                (row.7, row.8, row.9, row.10, row.11);
+            let steps = match steps_status.as_deref() {
+                Some(value) => vec![StepFact::standing_for(status(value)?)],
+                None => Vec::new(),
+            };
+            let fact = RunFact {
+                phase: Phase::parse(&phase)
+                    .ok_or_else(|| AppError::internal(format!("stored phase {phase:?}")))?,
+                status: status(&status_text)?,
+                started_at: opt_time(started_at)?,
+                finished_at: None,
+                attempt: u32::try_from(attempt).or_internal()?,
+                steps,
+                id: run_id,
+                seq,
+                environment,
+                workflow,
+                application,
+                url: None,
+                manifest: None,
+                message: None,
+                superseded_by,
+            };
+            runs.push(RunStatusFact {
+                release_pk,
+                snapshot_time,
+                fact,
+            });
+        }
+    }
+    runs.sort_by_key(|run| run.fact.seq);
+    Ok(runs)
+}
+
+/// The current attempt of each restarted environment of these releases,
+/// as `(release pk, environment, attempt)` (environments absent here are
+/// at attempt 1).
+pub async fn attempts_of(
+    conn: &mut Conn,
+    pks: &[i64],
+) -> Result<Vec<(i64, String, u32)>, AppError> {
     if pks.is_empty() {
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT seq, release_pk, run_id, environment, phase, workflow, application, status, \
-         started_at, attempt, superseded_by, steps_status FROM runs WHERE release_pk IN ({}) \
-         ORDER BY seq",
+        "SELECT release_pk, environment, attempt FROM attempts WHERE release_pk IN ({})",
         placeholders(1, pks.len())
     );
-    let mut query = sqlx::query_as::<_, RunStatusRow>(AssertSqlSafe(sql));
+    let mut query = sqlx::query_as::<_, (i64, String, i64)>(AssertSqlSafe(sql));
     for pk in pks {
         query = query.bind(*pk);
     }
-    let bad = |what: &str, value: &str| AppError::internal(format!("stored {what} {value:?}"));
-    let status = |value: &str| RunStatus::parse(value).ok_or_else(|| bad("status", value));
     query
         .fetch_all(&mut *conn)
         .await
         .or_internal()?
         .into_iter()
-        .map(|row| {
-            let steps = match row.steps_status.as_deref() {
-                Some(value) => vec![StepFact::standing_for(status(value)?)],
-                None => Vec::new(),
-            };
-            let fact = RunFact {
-                phase: Phase::parse(&row.phase).ok_or_else(|| bad("phase", &row.phase))?,
-                status: status(&row.status)?,
-                started_at: opt_time(row.started_at)?,
-                finished_at: None,
-                attempt: u32::try_from(row.attempt).or_internal()?,
-                steps,
-                id: row.run_id,
-                seq: row.seq,
-                environment: row.environment,
-                workflow: row.workflow,
-                application: row.application,
-                url: None,
-                manifest: None,
-                message: None,
-                superseded_by: row.superseded_by,
-            };
-            Ok((row.release_pk, fact))
-        })
-        .collect()
-}
-
-/// The current attempt of each restarted environment of a release
-/// (environments absent here are at attempt 1).
-pub async fn attempts(conn: &mut Conn, release_pk: i64) -> Result<Vec<(String, u32)>, AppError> {
-    let rows = sqlx::query_as::<_, (String, i64)>(
-        "SELECT environment, attempt FROM attempts WHERE release_pk = $1",
-    )
-    .bind(release_pk)
-    .fetch_all(&mut *conn)
-    .await
-    .or_internal()?;
-    rows.into_iter()
-        .map(|(env, attempt)| Ok((env, u32::try_from(attempt).or_internal()?)))
+        .map(|(pk, env, attempt)| Ok((pk, env, u32::try_from(attempt).or_internal()?)))
         .collect()
 }

@@ -12,15 +12,16 @@
 //! override 1000, 200 and 30. Needs an open-files limit above the number
 //! of clients (scripts/bench raises it).
 
+#[path = "../tests/common/process.rs"]
+mod process;
 #[path = "../tests/common/sse.rs"]
 mod sse;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use process::ServerProcess;
 use serde_json::{json, Value};
 
 const PRODUCT: &str = "bench";
@@ -107,27 +108,12 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[index]) / 1000.0
 }
 
-/// The server child, stopped with SIGTERM at the end (killed if the bench
-/// panics).
-struct ServerProcess(Child);
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn server_command(dir: &std::path::Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
-    command
-        .env_remove("LISTEN")
-        .env_remove("ANONYMOUS_READ")
-        .env("LEPTOS_SITE_ROOT", dir.join("site"))
-        .env("RUST_LOG", "warn,server::cli=info");
-    command
+/// The server's environment: its own site directory, warnings only.
+fn server_env(dir: &std::path::Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("LEPTOS_SITE_ROOT", dir.join("site").display().to_string()),
+        ("RUST_LOG", "warn,server::cli=info".to_string()),
+    ]
 }
 
 struct Received {
@@ -156,7 +142,10 @@ async fn main() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/releases.db", dir.path().display());
-    let output = server_command(dir.path())
+    let env = server_env(dir.path());
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let output = process::server()
+        .envs(env.iter().copied())
         .args([
             "--database-url",
             &url,
@@ -177,44 +166,9 @@ async fn main() {
         .trim()
         .to_string();
 
-    let mut child = server_command(dir.path())
-        .args([
-            "--database-url",
-            &url,
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "serve",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the server");
-    let stderr = child.stderr.take().expect("stderr");
-    let server = ServerProcess(child);
-    let pid = server.0.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            match serde_json::from_str::<Value>(&line) {
-                Ok(entry) => match entry["fields"]["address"].as_str() {
-                    Some(address) => {
-                        if let Some(tx) = tx.take() {
-                            let _ = tx.send(address.to_string());
-                        }
-                    }
-                    None => eprintln!("server: {line}"),
-                },
-                Err(_) => eprintln!("server: {line}"),
-            }
-        }
-    });
-    let address = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the server reports its address");
+    let mut server = ServerProcess::serve(&url, &env);
+    let pid = server.pid();
+    let address = server.address.clone();
     let (idle_rss, _) = memory(pid);
 
     let poster = reqwest::Client::new();
@@ -425,15 +379,11 @@ async fn main() {
     println!("targets: {}", if met { "met" } else { "NOT met" });
 
     drop(done);
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut server = server;
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = server.0.try_wait() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    if server.stop().is_none() {
+        eprintln!("the server did not stop within 15 s of SIGTERM");
+    }
+    // Warnings and errors it logged (the address line aside).
+    for line in server.log().iter().filter(|l| !l.contains("\"address\"")) {
+        eprintln!("server: {line}");
     }
 }

@@ -1,18 +1,14 @@
 //! The `server` binary: token creation, migrations, bad input, JSON logs and
 //! graceful shutdown on SIGTERM.
 
+#[path = "common/process.rs"]
+mod process;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn server() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
-    command
-        .env_remove("DATABASE_URL")
-        .env_remove("LISTEN")
-        .env_remove("ANONYMOUS_READ");
-    command
-}
+use process::{server, ServerProcess};
 
 #[tokio::test]
 async fn token_create_prints_only_the_token_and_stores_only_its_hash() {
@@ -104,51 +100,19 @@ fn migrate_creates_the_database_file_and_its_directory() {
 #[test]
 fn serve_logs_json_and_exits_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().expect("dir");
-    let mut child = server()
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}/releases.db", dir.path().display()),
-        )
-        .env("RUST_LOG", "info")
-        .args(["--listen", "127.0.0.1:0", "--log-format", "json", "serve"])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let address = loop {
-        assert!(
-            Instant::now() < deadline,
-            "the server did not report its address"
-        );
-        let line = lines.next().expect("a log line").expect("utf-8");
-        let entry: serde_json::Value =
-            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-        if let Some(address) = entry["fields"]["address"].as_str() {
-            break address.to_string();
-        }
-    };
+    let url = format!("sqlite://{}/releases.db", dir.path().display());
+    let mut server = ServerProcess::serve(&url, &[("RUST_LOG", "info")]);
+    let address = server.address.clone();
     assert!(address.starts_with("http://127.0.0.1:"), "{address}");
     assert!(!address.ends_with(":0"), "{address}");
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            assert!(status.success(), "exit status {status:?}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the server did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+    let status = server.stop().expect("the server stops on SIGTERM");
+    assert!(status.success(), "exit status {status:?}");
+    let log = server.log();
+    assert!(!log.is_empty());
+    for line in log {
+        serde_json::from_str::<serde_json::Value>(&line)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
     }
 }
 

@@ -5,6 +5,8 @@
 //! two replicas (two server processes) on one PostgreSQL database.
 
 mod common;
+#[path = "common/process.rs"]
+mod process;
 #[path = "common/sse.rs"]
 mod sse;
 
@@ -688,88 +690,21 @@ async fn streams_end_when_the_server_shuts_down() {
 mod replicas {
     //! Two server processes on one PostgreSQL database.
 
-    use std::io::{BufRead, BufReader};
-    use std::process::{Child, Command, Stdio};
-
     use super::*;
+    use crate::process::ServerProcess;
 
-    /// A `server serve` child process, killed if the test fails.
-    struct Replica {
-        child: Child,
-        address: String,
+    /// A `server serve` replica on the database at `url`.
+    fn replica(url: &str) -> ServerProcess {
+        ServerProcess::serve(url, &[("RUST_LOG", "info,sqlx=warn")])
     }
 
-    impl Replica {
-        fn start(database_url: &str) -> Replica {
-            let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-                .env_remove("LISTEN")
-                .env_remove("ANONYMOUS_READ")
-                .env("RUST_LOG", "info,sqlx=warn")
-                .args([
-                    "--database-url",
-                    database_url,
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--log-format",
-                    "json",
-                    "serve",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn the server");
-            let stderr = child.stderr.take().expect("stderr");
-            let (tx, rx) = std::sync::mpsc::channel();
-            // Reads the log to its end, so the server never blocks on a full pipe.
-            std::thread::spawn(move || {
-                let mut tx = Some(tx);
-                for line in BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { break };
-                    let Ok(entry) = serde_json::from_str::<Value>(&line) else {
-                        continue;
-                    };
-                    if let Some(address) = entry["fields"]["address"].as_str() {
-                        if let Some(tx) = tx.take() {
-                            let _ = tx.send(address.to_string());
-                        }
-                    }
-                }
-            });
-            let address = rx
-                .recv_timeout(Duration::from_secs(30))
-                .expect("the server reports its address");
-            Replica { child, address }
-        }
-
-        /// Stops with SIGTERM and expects a clean exit.
-        fn stop(mut self) {
-            let status = Command::new("kill")
-                .args(["-TERM", &self.child.id().to_string()])
-                .status()
-                .expect("kill");
-            assert!(status.success());
-            let deadline = Instant::now() + Duration::from_secs(15);
-            loop {
-                if let Some(status) = self.child.try_wait().expect("wait") {
-                    assert!(status.success(), "exit status {status:?}");
-                    return;
-                }
-                assert!(Instant::now() < deadline, "the replica did not stop");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
+    /// Stops a replica with SIGTERM and expects a clean exit.
+    fn stop(mut replica: ServerProcess) {
+        let status = replica.stop().expect("the replica stops on SIGTERM");
+        assert!(status.success(), "exit status {status:?}");
     }
 
-    impl Drop for Replica {
-        fn drop(&mut self) {
-            if let Ok(None) = self.child.try_wait() {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-            }
-        }
-    }
-
-    async fn open(client: &reqwest::Client, replica: &Replica) -> Reader {
+    async fn open(client: &reqwest::Client, replica: &ServerProcess) -> Reader {
         let response = timeout(
             WAIT,
             client
@@ -783,7 +718,7 @@ mod replicas {
         Reader::new(response)
     }
 
-    async fn post(client: &reqwest::Client, replica: &Replica, token: &str, body: Value) {
+    async fn post(client: &reqwest::Client, replica: &ServerProcess, token: &str, body: Value) {
         let response = client
             .post(format!("{}/api/v1/events", replica.address))
             .bearer_auth(token)
@@ -803,7 +738,7 @@ mod replicas {
         };
         let url = common::fresh_postgres_database(&base).await;
         // Migrates the database, then both replicas start on it.
-        let output = Command::new(env!("CARGO_BIN_EXE_server"))
+        let output = crate::process::server()
             .args([
                 "--database-url",
                 &url,
@@ -823,8 +758,8 @@ mod replicas {
             .expect("utf-8")
             .trim()
             .to_string();
-        let a = Replica::start(&url);
-        let b = Replica::start(&url);
+        let a = replica(&url);
+        let b = replica(&url);
         assert_ne!(a.address, b.address);
         let client = reqwest::Client::new();
         let mut on_a = open(&client, &a).await;
@@ -880,7 +815,7 @@ mod replicas {
         eprintln!("replica delivery: slowest of 5 from B to A's client {slowest:?}");
         drop(on_a);
         drop(on_b);
-        a.stop();
-        b.stop();
+        stop(a);
+        stop(b);
     }
 }

@@ -20,7 +20,8 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use crate::domain::{
-    run_status, steps_status, superseded_runs, Flow, RunFact, StepFact, SupersedeCandidate,
+    run_status, steps_status, superseded_runs, Flow, RunFact, RunStatus, StepFact,
+    SupersedeCandidate,
 };
 use crate::error::AppError;
 
@@ -83,9 +84,8 @@ struct Resolved {
 /// One stored or new run of a release the request names, as this
 /// transaction left it.
 struct RunState<'e> {
-    /// `None` for a run first reported in this request, until it is stored.
-    seq: Option<i64>,
-    /// The run as status derivation reads it (`ReleaseFacts::for_status`).
+    /// The run as status derivation reads it (`ReleaseFacts::for_status`);
+    /// a new run's `seq` is given when it is stored (`flush`).
     fact: RunFact,
     /// The `time` of the snapshot the run holds.
     snapshot_time: i64,
@@ -110,7 +110,7 @@ struct OtherRun {
     release_pk: i64,
     release_id: i64,
     run_id: String,
-    status: crate::domain::RunStatus,
+    status: RunStatus,
     superseded_by: Option<i64>,
 }
 
@@ -150,8 +150,8 @@ struct Batch<'e> {
 
 impl<'e> Batch<'e> {
     /// Reads what `events` need: the releases they name, with their runs
-    /// and attempts. Four queries per product named, whatever the number
-    /// of events.
+    /// and attempts. One query per product named and two more, whatever
+    /// the number of events.
     async fn read(conn: &mut Conn, events: &'e [Event], now: i64) -> Result<Batch<'e>, AppError> {
         let mut batch = Batch {
             now,
@@ -208,7 +208,6 @@ impl<'e> Batch<'e> {
             batch.hold(
                 stored.release_pk,
                 RunState {
-                    seq: Some(stored.fact.seq),
                     fact: stored.fact,
                     snapshot_time: stored.snapshot_time,
                     snapshot: None,
@@ -555,7 +554,6 @@ impl<'e> Batch<'e> {
         self.hold(
             release.pk,
             RunState {
-                seq: None,
                 fact,
                 snapshot_time: at,
                 snapshot: Some(update),
@@ -707,6 +705,13 @@ impl<'e> Batch<'e> {
             });
         }
         let stored = store::runs::insert_all(conn, &new).await?;
+        if stored.len() != new.len() {
+            return Err(AppError::internal(format!(
+                "{} new runs, {} stored",
+                new.len(),
+                stored.len()
+            )));
+        }
         drop(new);
         for (pk, run_id, seq) in stored {
             if let Some(run) = self
@@ -714,7 +719,6 @@ impl<'e> Batch<'e> {
                 .get_mut(&pk)
                 .and_then(|runs| runs.by_id.get_mut(&run_id))
             {
-                run.seq = Some(seq);
                 run.fact.seq = seq;
             }
         }
@@ -723,15 +727,10 @@ impl<'e> Batch<'e> {
         let mut superseded = Vec::new();
         for runs in self.runs.values() {
             for run in runs.by_id.values() {
-                let Some(seq) = run.seq else {
-                    return Err(AppError::internal(format!(
-                        "run {:?} was not stored",
-                        run.fact.id
-                    )));
-                };
                 if run.new {
                     continue;
                 }
+                let seq = run.fact.seq;
                 match run.snapshot {
                     Some(snapshot) => updated.push((
                         seq,

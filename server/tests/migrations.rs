@@ -36,7 +36,7 @@ fn snapshot(n: usize, run_status: &str, steps: &[&str]) -> Value {
 }
 
 #[tokio::test]
-async fn the_steps_status_backfill_computes_what_ingest_stores() {
+async fn the_0006_backfill_computes_the_columns_ingest_stores() {
     let cases: &[(&str, &[&str])] = &[
         ("running", &[]),
         ("failed", &[]),

@@ -2,14 +2,15 @@
 //! the current attempt of each environment of a release.
 
 use crate::domain::{snapshot_status, steps_status, Phase, RunFact, RunStatus, StepFact};
-use sqlx::AssertSqlSafe;
+use sqlx::any::AnyArguments;
+use sqlx::{Arguments, AssertSqlSafe};
 
 use crate::error::AppError;
 use crate::server::ingest::RunSnapshot;
 
 use super::{from_json, millis, opt_time, placeholders, to_json, value_rows, Conn, OrInternal};
 
-const COLUMNS: &str = "seq, release_pk, release_id, run_id, environment, phase, workflow, \
+const COLUMNS: &str = "seq, release_pk, run_id, environment, phase, workflow, \
     application, status, started_at, finished_at, url, manifest, message, attempt, \
     superseded_by, steps";
 
@@ -18,7 +19,6 @@ const COLUMNS: &str = "seq, release_pk, release_id, run_id, environment, phase, 
 pub struct RunRow {
     pub seq: i64,
     pub release_pk: i64,
-    pub release_id: i64,
     pub run_id: String,
     pub environment: String,
     pub phase: String,
@@ -108,6 +108,41 @@ pub struct NewRun<'a> {
 /// PostgreSQL).
 const CHUNK: usize = 500;
 
+/// The columns a snapshot writes, in the order `RunWrite::add_to` binds
+/// them.
+const SNAPSHOT_COLUMNS: [&str; 11] = [
+    "status",
+    "started_at",
+    "finished_at",
+    "url",
+    "manifest",
+    "message",
+    "steps",
+    "snapshot_time",
+    "superseded_by",
+    "unfinished",
+    "steps_status",
+];
+
+impl RunWrite<'_> {
+    /// Binds the values of `SNAPSHOT_COLUMNS`.
+    fn add_to(&self, args: &mut AnyArguments) -> Result<(), AppError> {
+        let run = self.run;
+        args.add(run.status.as_str()).or_internal()?;
+        args.add(run.started_at.map(millis)).or_internal()?;
+        args.add(run.finished_at.map(millis)).or_internal()?;
+        args.add(run.url.as_deref()).or_internal()?;
+        args.add(run.manifest.as_deref()).or_internal()?;
+        args.add(run.message.as_deref()).or_internal()?;
+        args.add(to_json(&self.steps)?).or_internal()?;
+        args.add(self.snapshot_time).or_internal()?;
+        args.add(self.superseded_by).or_internal()?;
+        args.add(self.unfinished()).or_internal()?;
+        args.add(self.steps_status().map(RunStatus::as_str))
+            .or_internal()
+    }
+}
+
 /// Stores new runs, in the given order (which becomes their arrival
 /// order, `seq`), with multi-row INSERTs; returns `(release pk, run id,
 /// seq)` of each.
@@ -115,41 +150,39 @@ pub async fn insert_all(
     conn: &mut Conn,
     runs: &[NewRun<'_>],
 ) -> Result<Vec<(i64, String, i64)>, AppError> {
+    const IDENTITY: [&str; 9] = [
+        "release_pk",
+        "product_id",
+        "release_id",
+        "run_id",
+        "environment",
+        "phase",
+        "workflow",
+        "application",
+        "attempt",
+    ];
     let mut stored = Vec::with_capacity(runs.len());
     for chunk in runs.chunks(CHUNK) {
         let sql = format!(
-            "INSERT INTO runs (release_pk, product_id, release_id, run_id, environment, phase, \
-             workflow, application, status, started_at, finished_at, url, manifest, message, \
-             attempt, superseded_by, steps, snapshot_time, unfinished, steps_status) VALUES {} \
-             RETURNING release_pk, run_id, seq",
-            value_rows(conn, chunk.len(), 20)
+            "INSERT INTO runs ({}, {}) VALUES {} RETURNING release_pk, run_id, seq",
+            IDENTITY.join(", "),
+            SNAPSHOT_COLUMNS.join(", "),
+            value_rows(conn, chunk.len(), IDENTITY.len() + SNAPSHOT_COLUMNS.len())
         );
-        let mut query = sqlx::query_as::<_, (i64, String, i64)>(AssertSqlSafe(sql));
+        let mut args = AnyArguments::default();
         for new in chunk {
-            let write = &new.write;
-            let run = write.run;
-            query = query
-                .bind(new.release_pk)
-                .bind(new.product_id)
-                .bind(new.release_id)
-                .bind(new.run_id)
-                .bind(new.environment)
-                .bind(new.phase.as_str())
-                .bind(new.workflow)
-                .bind(new.application)
-                .bind(run.status.as_str())
-                .bind(run.started_at.map(millis))
-                .bind(run.finished_at.map(millis))
-                .bind(run.url.as_deref())
-                .bind(run.manifest.as_deref())
-                .bind(run.message.as_deref())
-                .bind(i64::from(new.attempt))
-                .bind(write.superseded_by)
-                .bind(to_json(&write.steps)?)
-                .bind(write.snapshot_time)
-                .bind(write.unfinished())
-                .bind(write.steps_status().map(RunStatus::as_str));
+            args.add(new.release_pk).or_internal()?;
+            args.add(new.product_id).or_internal()?;
+            args.add(new.release_id).or_internal()?;
+            args.add(new.run_id).or_internal()?;
+            args.add(new.environment).or_internal()?;
+            args.add(new.phase.as_str()).or_internal()?;
+            args.add(new.workflow).or_internal()?;
+            args.add(new.application).or_internal()?;
+            args.add(i64::from(new.attempt)).or_internal()?;
+            new.write.add_to(&mut args)?;
         }
+        let query = sqlx::query_as_with::<_, (i64, String, i64), _>(AssertSqlSafe(sql), args);
         stored.extend(query.fetch_all(&mut *conn).await.or_internal()?);
     }
     Ok(stored)
@@ -159,33 +192,27 @@ pub async fn insert_all(
 /// A run's identity (environment, phase, workflow, application), attempt
 /// and arrival seq stay.
 pub async fn update_all(conn: &mut Conn, runs: &[(i64, RunWrite<'_>)]) -> Result<(), AppError> {
+    // `v.column1` is the seq; the snapshot columns follow.
+    let set = SNAPSHOT_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, column)| format!("{column} = v.column{}", i + 2))
+        .collect::<Vec<_>>()
+        .join(", ");
     for chunk in runs.chunks(CHUNK) {
         let sql = format!(
-            "UPDATE runs SET status = v.column2, started_at = v.column3, \
-             finished_at = v.column4, url = v.column5, manifest = v.column6, \
-             message = v.column7, steps = v.column8, snapshot_time = v.column9, \
-             superseded_by = v.column10, unfinished = v.column11, steps_status = v.column12 \
-             FROM (VALUES {}) AS v WHERE runs.seq = v.column1",
-            value_rows(conn, chunk.len(), 12)
+            "UPDATE runs SET {set} FROM (VALUES {}) AS v WHERE runs.seq = v.column1",
+            value_rows(conn, chunk.len(), 1 + SNAPSHOT_COLUMNS.len())
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql));
+        let mut args = AnyArguments::default();
         for (seq, write) in chunk {
-            let run = write.run;
-            query = query
-                .bind(*seq)
-                .bind(run.status.as_str())
-                .bind(run.started_at.map(millis))
-                .bind(run.finished_at.map(millis))
-                .bind(run.url.as_deref())
-                .bind(run.manifest.as_deref())
-                .bind(run.message.as_deref())
-                .bind(to_json(&write.steps)?)
-                .bind(write.snapshot_time)
-                .bind(write.superseded_by)
-                .bind(write.unfinished())
-                .bind(write.steps_status().map(RunStatus::as_str));
+            args.add(*seq).or_internal()?;
+            write.add_to(&mut args)?;
         }
-        query.execute(&mut *conn).await.or_internal()?;
+        sqlx::query_with(AssertSqlSafe(sql), args)
+            .execute(&mut *conn)
+            .await
+            .or_internal()?;
     }
     Ok(())
 }

@@ -1,11 +1,9 @@
-//! Releases: the shared application crate.
-//!
-//! Everything the server renders and the browser hydrates lives here: the pure
-//! domain rules (`domain`), the flow layout (`graph`), server functions (`api`),
-//! pages (`routes`), components, the live-update client, and — compiled only
-//! for the server — state, storage, ingest and auth (`server`). The pages are
-//! rendered on the server only; the browser gets the interactive islands and
-//! in-place navigation (`browser`).
+//! Releases: the shared application crate — the pages (`routes`), their
+//! components, the server functions they call (`api`), and the live-update
+//! client. The domain rules and view types come from `domain`; the server
+//! functions run over `backend`, compiled for the server only (`ssr`).
+//! The pages are rendered on the server only; the browser gets the
+//! interactive islands and in-place navigation (`browser`).
 
 // Leptos views are deeply nested types; the release page's exceeds the
 // default limit when its async rendering is laid out.
@@ -15,15 +13,8 @@ pub mod api;
 #[cfg(feature = "hydrate")]
 pub mod browser;
 pub mod components;
-pub mod domain;
-pub mod error;
-pub mod graph;
 pub mod live;
 pub mod routes;
-#[cfg(feature = "ssr")]
-pub mod server;
 mod shell;
-pub mod views;
 
-pub use error::AppError;
 pub use shell::{shell, App};

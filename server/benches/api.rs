@@ -8,8 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use app::server::auth::{create_token, Role};
-use app::server::db::Db;
+use backend::auth::{create_token, Role};
+use backend::db::Db;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 

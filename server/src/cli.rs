@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use app::server::auth::{self, Role};
-use app::server::db::{self, Db};
+use backend::auth::{self, Role};
+use backend::db::{self, Db};
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio::net::TcpListener;
 

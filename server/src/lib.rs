@@ -1,12 +1,14 @@
-//! The Releases server: configuration, the database pool and migrations,
-//! the HTTP router (pages, API, static assets, health and metrics), and
-//! graceful shutdown. The application itself lives in the `app` crate.
+//! The Releases server: the command line, the HTTP router (pages, the REST
+//! API, static assets, health and metrics), the demo simulator, and
+//! graceful shutdown. The pages live in `app`, the core in `backend`.
 
 pub mod assets;
 pub mod cli;
 pub mod demo;
 pub mod metrics;
+pub mod rest;
 pub mod router;
+pub mod state;
 
 pub use router::{launch, Launch};
 

@@ -99,7 +99,7 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
 pub async fn render(State(metrics): State<Arc<Metrics>>) -> Response {
     let mut body = String::new();
     if let Err(error) = prometheus_client::encoding::text::encode(&mut body, &metrics.registry) {
-        return app::AppError::internal(error).into_response();
+        return domain::AppError::internal(error).into_response();
     }
     let mut response = body.into_response();
     response.headers_mut().insert(

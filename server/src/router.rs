@@ -5,21 +5,21 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use app::server::db::Db;
-use app::server::state::{AppState, Settings};
 use app::{shell, App};
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::{Json, Router};
+use backend::db::Db;
+use backend::{Core, Settings};
+use domain::AppError;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 
 use crate::metrics::Metrics;
+use crate::state::AppState;
 
 /// What `launch` needs besides the listener.
 pub struct Launch {
@@ -37,29 +37,32 @@ pub async fn launch(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let address = listener.local_addr()?;
-    let state = AppState::new(
-        leptos_options(address),
+    let core = Core::new(
         launch.db,
         Settings {
             anonymous_read: launch.anonymous_read,
         },
     );
+    let state = AppState {
+        core: core.clone(),
+        leptos_options: leptos_options(address),
+    };
     // Before anything commits or any stream starts (see `Tailer::start`).
-    let tailer = app::server::stream::Tailer::start(state.clone()).await;
+    let tailer = backend::live::Tailer::start(core.clone()).await;
     tokio::spawn(tailer.run());
     if let Some(options) = launch.demo {
-        let with_history = crate::demo::needs_history(&state)
+        let with_history = crate::demo::needs_history(&core)
             .await
             .map_err(std::io::Error::other)?;
-        tokio::spawn(crate::demo::run(state.clone(), options, with_history));
+        tokio::spawn(crate::demo::run(core.clone(), options, with_history));
     }
     crate::assets::precompress_in_background(site_pkg_dir(&state.leptos_options));
     // Webhook deliveries left pending by an earlier run are sent now.
-    tokio::spawn(app::server::webhook::run_worker(
-        state.clone(),
-        app::server::webhook::RetryPolicy::default(),
+    tokio::spawn(backend::webhook::run_worker(
+        core.clone(),
+        backend::webhook::RetryPolicy::default(),
     ));
-    let streams = state.shutdown.clone();
+    let streams = core.shutdown.clone();
     let app = router(state);
     // Live streams write small events as they happen: send each at once
     // rather than wait for the previous one's acknowledgement (Nagle).
@@ -106,17 +109,17 @@ pub fn router(state: AppState) -> Router {
     let metrics = Arc::new(Metrics::new());
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
-    let context_state = state.clone();
-    let fallback_state = state.clone();
+    let context_core = state.core.clone();
+    let fallback_core = state.core.clone();
 
     let pages = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .merge(app::server::rest::router())
+        .merge(crate::rest::router())
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(context_state.clone()),
+            move || provide_context(context_core.clone()),
             {
                 let options = leptos_options.clone();
                 move || shell(options.clone())
@@ -126,7 +129,7 @@ pub fn router(state: AppState) -> Router {
             AppState,
             _,
         >(
-            move || provide_context(fallback_state.clone()), shell
+            move || provide_context(fallback_core.clone()), shell
         ))
         .layer(CompressionLayer::new())
         .with_state(state);
@@ -153,18 +156,14 @@ async fn healthz() -> &'static str {
 }
 
 /// The database answers: 200, else 503 with the SPEC's error shape.
-async fn readyz(State(state): State<AppState>) -> Response {
-    match state.db.ping().await {
-        Ok(()) => Json(serde_json::json!({"status": "ready", "database": state.db.backend.name()}))
-            .into_response(),
+async fn readyz(State(core): State<Core>) -> Result<Json<serde_json::Value>, AppError> {
+    match core.db.ping().await {
+        Ok(()) => Ok(Json(
+            serde_json::json!({"status": "ready", "database": core.db.backend.name()}),
+        )),
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");
-            let body = serde_json::json!({"error": {"code": "unavailable", "message": "the database does not answer"}});
-            let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
+            Err(AppError::unavailable("the database does not answer"))
         }
     }
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use app::server::auth::Role;
+use backend::auth::Role;
 use common::fixtures::{created, envelope, git_failed, health, promoted, workflow};
 use common::{backends, TestServer};
 use serde_json::{json, Value};
@@ -13,7 +13,7 @@ const BATCH: &str = "application/cloudevents-batch+json";
 const SINGLE: &str = "application/cloudevents+json";
 
 /// A server on `backend` with anonymous read, and an ingest token.
-async fn server(backend: app::server::db::Backend) -> (TestServer, String) {
+async fn server(backend: backend::db::Backend) -> (TestServer, String) {
     let server = TestServer::on(backend, true).await.expect("backend");
     let token = server.token(Role::Ingest).await;
     (server, token)
@@ -690,7 +690,7 @@ async fn binary_mode_events_are_accepted() {
 
 #[tokio::test]
 async fn unknown_event_types_and_bad_envelopes_are_refused() {
-    let (server, token) = server(app::server::db::Backend::Sqlite).await;
+    let (server, token) = server(backend::db::Backend::Sqlite).await;
     for (event, field) in [
         (envelope("x", "release.deleted", 0, json!({})), "type"),
         (
@@ -764,7 +764,7 @@ const ROUTES: &[(&str, &str, &str)] = &[
 
 #[tokio::test]
 async fn openapi_documents_every_route() {
-    let (server, _) = server(app::server::db::Backend::Sqlite).await;
+    let (server, _) = server(backend::db::Backend::Sqlite).await;
     let (status, doc) = server.get_json("/api/v1/openapi.json").await;
     assert_eq!(status, 200);
     assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));

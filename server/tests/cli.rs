@@ -38,7 +38,7 @@ async fn token_create_prints_only_the_token_and_stores_only_its_hash() {
     assert_eq!(stdout.lines().count(), 1, "{stdout:?}");
     assert!(token.starts_with("rls_") && token.len() == 68, "{token:?}");
 
-    let db = app::server::db::Db::connect(&url).await.expect("connect");
+    let db = backend::db::Db::connect(&url).await.expect("connect");
     let rows: Vec<(String, String, String)> = sqlx::query_as("SELECT name, role, hash FROM tokens")
         .fetch_all(&db.pool)
         .await
@@ -48,7 +48,7 @@ async fn token_create_prints_only_the_token_and_stores_only_its_hash() {
         vec![(
             "ci".to_string(),
             "ingest".to_string(),
-            app::server::auth::hash_token(token)
+            backend::auth::hash_token(token)
         )]
     );
     let _ = db_path;

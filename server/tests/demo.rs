@@ -1,12 +1,11 @@
 //! The demo data: deterministic for a seed, and every seeded release, when
 //! derived again from its stored facts, agrees with what was stored.
 
-use app::server::db::Db;
-use app::server::service;
-use app::server::state::{AppState, Settings};
-use app::views::ReleaseQuery;
+use backend::db::Db;
+use backend::read;
+use backend::{Core, Settings};
 use chrono::{DateTime, Utc};
-use leptos::prelude::LeptosOptions;
+use domain::ReleaseQuery;
 use server::demo::{self, catalog::PRODUCTS};
 
 fn fixed_now() -> DateTime<Utc> {
@@ -38,8 +37,7 @@ async fn every_seeded_release_agrees_with_its_rederived_view() {
         .await
         .expect("connect");
     db.migrate().await.expect("migrate");
-    let state = AppState::new(
-        LeptosOptions::builder().output_name("releases").build(),
+    let state = Core::new(
         db,
         Settings {
             anonymous_read: true,
@@ -54,12 +52,12 @@ async fn every_seeded_release_agrees_with_its_rederived_view() {
             limit: Some("200".into()),
             ..Default::default()
         };
-        let page = service::list_releases(&state, product.slug, &query)
+        let page = read::list_releases(&state, product.slug, &query)
             .await
             .expect("list");
         assert_eq!(page.releases.len(), 40, "{}", product.slug);
         for summary in &page.releases {
-            let detail = service::release_detail(&state, product.slug, summary.id)
+            let detail = read::release_detail(&state, product.slug, summary.id)
                 .await
                 .expect("detail");
             let fresh = detail.summary();

@@ -144,7 +144,7 @@ async fn postgres_serves_the_same() {
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.expect("json");
     assert_eq!(body["database"], "PostgreSQL");
-    let token = app::server::auth::create_token(&server.db, app::server::auth::Role::Viewer, "pg")
+    let token = backend::auth::create_token(&server.db, backend::auth::Role::Viewer, "pg")
         .await
         .expect("token");
     let (stored,): (String,) = sqlx::query_as("SELECT hash FROM tokens WHERE name = $1")
@@ -152,6 +152,6 @@ async fn postgres_serves_the_same() {
         .fetch_one(&server.db.pool)
         .await
         .expect("row");
-    assert_eq!(stored, app::server::auth::hash_token(&token));
+    assert_eq!(stored, backend::auth::hash_token(&token));
     server.stop().await;
 }

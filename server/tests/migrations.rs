@@ -3,8 +3,8 @@
 
 mod common;
 
-use app::server::auth::Role;
-use app::server::db::Backend;
+use backend::auth::Role;
+use backend::db::Backend;
 use common::fixtures::{at, created, envelope};
 use common::{backends, TestServer};
 use serde_json::{json, Value};
@@ -36,7 +36,7 @@ fn snapshot(n: usize, run_status: &str, steps: &[&str]) -> Value {
 }
 
 #[tokio::test]
-async fn the_0006_backfill_computes_the_columns_ingest_stores() {
+async fn the_0006_and_0007_backfills_compute_the_columns_ingest_stores() {
     let cases: &[(&str, &[&str])] = &[
         ("running", &[]),
         ("failed", &[]),
@@ -111,14 +111,22 @@ async fn the_0006_backfill_computes_the_columns_ingest_stores() {
             .execute(&server.db.pool)
             .await
             .expect("clear");
-        let migration = match backend {
-            Backend::Sqlite => include_str!("../migrations/sqlite/0006_steps_status.sql"),
-            Backend::Postgres => include_str!("../migrations/postgres/0006_steps_status.sql"),
+        let migrations = match backend {
+            Backend::Sqlite => [
+                include_str!("../../backend/migrations/sqlite/0006_steps_status.sql"),
+                include_str!("../../backend/migrations/sqlite/0007_unfinished_exact.sql"),
+            ],
+            Backend::Postgres => [
+                include_str!("../../backend/migrations/postgres/0006_steps_status.sql"),
+                include_str!("../../backend/migrations/postgres/0007_unfinished_exact.sql"),
+            ],
         };
-        sqlx::raw_sql(sqlx::AssertSqlSafe(backfill(migration)))
-            .execute(&server.db.pool)
-            .await
-            .expect("backfill");
+        for migration in migrations {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(backfill(migration)))
+                .execute(&server.db.pool)
+                .await
+                .expect("backfill");
+        }
         assert_eq!(
             stored().await,
             written,

@@ -16,8 +16,8 @@
 
 mod common;
 
-use app::server::auth::Role;
-use app::server::db::Backend;
+use backend::auth::Role;
+use backend::db::Backend;
 use common::fixtures::{created, git_failed, health, promoted, workflow};
 use common::{backends, TestServer};
 use proptest::prelude::*;

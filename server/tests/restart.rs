@@ -8,9 +8,9 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use app::server::auth::{create_token, Role};
-use app::server::db::{Backend, Db};
 use axum::http::{HeaderMap, StatusCode};
+use backend::auth::{create_token, Role};
+use backend::db::{Backend, Db};
 use common::fixtures::{created, workflow};
 use common::{backends, TestServer};
 use serde_json::{json, Value};
@@ -423,14 +423,8 @@ fn assert_signed(headers: &HeaderMap, body: &[u8]) {
         .and_then(|v| v.to_str().ok())
         .expect("signature header");
     // `sign` is checked against RFC 4231's vectors in its unit tests.
-    assert_eq!(
-        signature,
-        app::server::webhook::sign(SECRET.as_bytes(), body)
-    );
-    assert_ne!(
-        signature,
-        app::server::webhook::sign(b"another secret", body)
-    );
+    assert_eq!(signature, backend::webhook::sign(SECRET.as_bytes(), body));
+    assert_ne!(signature, backend::webhook::sign(b"another secret", body));
     assert_eq!(headers["content-type"], "application/json");
 }
 

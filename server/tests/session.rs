@@ -4,7 +4,7 @@
 
 mod common;
 
-use app::server::auth::{create_token, Role};
+use backend::auth::{create_token, Role};
 use common::TestServer;
 
 async fn sign_in(server: &TestServer, token: &str) -> reqwest::Response {
@@ -60,7 +60,7 @@ async fn signing_in_sets_a_strict_http_only_cookie_holding_a_known_token() {
 
 #[tokio::test]
 async fn the_session_cookie_authenticates_reads_and_names_the_role() {
-    let server = TestServer::on(app::server::db::Backend::Sqlite, false)
+    let server = TestServer::on(backend::db::Backend::Sqlite, false)
         .await
         .expect("server");
     let token = create_token(&server.db, Role::Viewer, "browser")

@@ -12,8 +12,8 @@ mod sse;
 
 use std::time::{Duration, Instant};
 
-use app::server::auth::Role;
-use app::server::db::Backend;
+use backend::auth::Role;
+use backend::db::Backend;
 use common::fixtures::{created, health, promoted, workflow};
 use common::{backends, TestServer};
 use serde_json::{json, Value};
@@ -546,7 +546,7 @@ async fn a_gap_the_server_no_longer_keeps_is_a_reset() {
         // Pruned: only the newest two changes are kept.
         {
             let mut conn = server.db.pool.acquire().await.expect("conn");
-            let pruned = app::server::store::changes::prune(&mut conn, 2)
+            let pruned = backend::store::changes::prune(&mut conn, 2)
                 .await
                 .expect("prune");
             assert_eq!(pruned, 3);

@@ -1,10 +1,7 @@
 //! Releases: the releases table and the release page.
 
+use domain::{AppError, ReleasePage, ReleaseView};
 use leptos::prelude::*;
-
-use crate::domain::ReleaseView;
-use crate::error::AppError;
-use crate::views::ReleasePage;
 
 /// One page of `product`'s releases, newest first, filtered by `status`
 /// (comma-separated) and the search `q`, after `cursor`. Fails with 404 for
@@ -16,23 +13,25 @@ pub async fn list_releases(
     q: Option<String>,
     cursor: Option<String>,
 ) -> Result<ReleasePage, AppError> {
-    let state = super::reader().await?;
-    let query = crate::views::ReleaseQuery {
-        status,
-        q,
-        cursor,
-        limit: None,
-    };
-    crate::server::service::list_releases(&state, &product, &query)
-        .await
-        .map_err(AppError::with_status)
+    super::serve(async move {
+        let core = super::reader().await?;
+        let query = domain::ReleaseQuery {
+            status,
+            q,
+            cursor,
+            limit: None,
+        };
+        backend::read::list_releases(&core, &product, &query).await
+    })
+    .await
 }
 
 /// Release `id` of `product` with every derived status. 404 when unknown.
 #[server(endpoint = "get_release")]
 pub async fn get_release(product: String, id: i64) -> Result<ReleaseView, AppError> {
-    let state = super::reader().await?;
-    crate::server::service::release_detail(&state, &product, id)
-        .await
-        .map_err(AppError::with_status)
+    super::serve(async move {
+        let core = super::reader().await?;
+        backend::read::release_detail(&core, &product, id).await
+    })
+    .await
 }

@@ -1,10 +1,9 @@
 //! Signing a browser in and out: the token pasted on the sign-in page
 //! becomes an HttpOnly, SameSite=Strict session cookie.
 
+use domain::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
-
-use crate::error::AppError;
 
 /// Who the browser is signed in as.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,21 +21,13 @@ impl Session {
 /// The session of this browser (anonymous when it has none, or a stale one).
 #[server(endpoint = "session")]
 pub async fn get_session() -> Result<Session, AppError> {
-    use crate::server::auth::Caller;
-    use axum::extract::FromRequestParts;
-
-    let state = crate::api::app_state()?;
-    let mut parts = use_context::<axum::http::request::Parts>()
-        .ok_or_else(|| AppError::internal("server function without request parts"))?;
-    let caller = Caller::from_request_parts(&mut parts, &state)
-        .await
-        .map_err(AppError::with_status)?;
-    Ok(Session {
-        role: match caller {
-            Caller::Token(role) => Some(role.as_str().to_string()),
-            Caller::Anonymous => None,
-        },
+    super::serve(async move {
+        let (_, caller) = super::caller().await?;
+        Ok(Session {
+            role: caller.map(|caller| caller.role.as_str().to_string()),
+        })
     })
+    .await
 }
 
 /// Checks `token` and, when it is known, sets the session cookie and sends
@@ -44,38 +35,45 @@ pub async fn get_session() -> Result<Session, AppError> {
 /// and sets nothing.
 #[server(endpoint = "sign_in")]
 pub async fn sign_in(token: String, next: Option<String>) -> Result<(), AppError> {
-    use crate::server::auth::{find_token_role, SESSION_COOKIE};
-    use axum::http::{header::SET_COOKIE, HeaderValue};
+    use backend::auth::{find_token, SESSION_COOKIE};
 
-    let state = crate::api::app_state()?;
-    let token = token.trim().to_string();
-    if token.is_empty() {
-        return Err(AppError::invalid("token", "paste a token to sign in").with_status());
-    }
-    let value = HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={token}; Path=/; Max-Age=43200; HttpOnly; SameSite=Strict"
-    ))
-    .map_err(|_| {
-        AppError::invalid("token", "a token holds only letters, digits and _").with_status()
-    })?;
-    if find_token_role(&state.db, &token).await?.is_none() {
-        return Err(AppError::Unauthorized.with_status());
-    }
-    expect_context::<leptos_axum::ResponseOptions>().append_header(SET_COOKIE, value);
-    leptos_axum::redirect(&safe_next(next.as_deref()));
-    Ok(())
+    super::serve(async move {
+        let core = super::core()?;
+        let token = token.trim().to_string();
+        if token.is_empty() {
+            return Err(AppError::invalid("token", "paste a token to sign in"));
+        }
+        if !token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(AppError::invalid(
+                "token",
+                "a token holds only letters, digits and _",
+            ));
+        }
+        if find_token(&core.db, &token).await?.is_none() {
+            return Err(AppError::Unauthorized);
+        }
+        super::set_cookie(&format!(
+            "{SESSION_COOKIE}={token}; Path=/; Max-Age=43200; HttpOnly; SameSite=Strict"
+        ))?;
+        super::redirect(&safe_next(next.as_deref()));
+        Ok(())
+    })
+    .await
 }
 
 /// Clears the session cookie.
 #[server(endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
-    use crate::server::auth::SESSION_COOKIE;
-    use axum::http::{header::SET_COOKIE, HeaderValue};
-    let cookie = format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
-    let value = HeaderValue::from_str(&cookie).map_err(AppError::internal)?;
-    expect_context::<leptos_axum::ResponseOptions>().append_header(SET_COOKIE, value);
-    leptos_axum::redirect("/");
-    Ok(())
+    use backend::auth::SESSION_COOKIE;
+
+    super::serve(async move {
+        super::set_cookie(&format!(
+            "{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"
+        ))?;
+        super::redirect("/");
+        Ok(())
+    })
+    .await
 }
 
 /// Where to go after signing in: a path of this site, never another site

@@ -10,7 +10,7 @@ use crate::components::status::{
 };
 use crate::components::time::{Elapsed, RelativeTime};
 use crate::components::url::{release_path, with_query};
-use crate::domain::{aggregate, EnvView, Phase, RunView, StepView};
+use domain::{aggregate, EnvView, Phase, RunView, StepView};
 
 /// Link to an error's panel on the release page.
 pub fn error_href(path: &str, env: &str, error: &str) -> String {

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use crate::components::status::{kind_word, ErrorKindIcon, StatusBadge};
 use crate::components::time::format_absolute;
 use crate::components::url::release_path;
-use crate::domain::{ErrorKind, ErrorView};
+use domain::{ErrorKind, ErrorView};
 
 #[component]
 pub fn ErrorPanel(product: String, error: ErrorView, close_href: String) -> impl IntoView {

@@ -1,5 +1,5 @@
 //! The promotion-flow graph of the release page: the shared layout
-//! (`crate::graph`) drawn as SVG on the server. Every node is a link to
+//! (`domain::layout`) drawn as SVG on the server. Every node is a link to
 //! `?env=<name>`, so selection works without JavaScript; with it, clicks
 //! and Enter select in place (`crate::browser`), the arrow keys move
 //! between nodes, and the zoom buttons work (the `GraphFrame` island).
@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::components::status::{glyph, StatusWord};
 use crate::components::url::with_query;
-use crate::domain::{EnvStatus, EnvView, ReleaseView};
-use crate::graph::{layout_dag, Layout};
+use domain::layout::{layout_dag, Layout};
+use domain::{EnvStatus, EnvView, ReleaseView};
 
 /// The layout of a release's flow snapshot: environments in flow order,
 /// edges as listed (unknown names are dropped).
@@ -403,7 +403,7 @@ fn select(index: usize, name: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::layout_dag;
+    use domain::layout::layout_dag;
 
     fn diamond() -> Layout {
         let names: Vec<String> = ["dev", "qa", "staging", "prod"].map(String::from).to_vec();

@@ -12,7 +12,7 @@ use crate::api::restart::RestartRelease;
 use crate::components::session::SessionResource;
 use crate::components::time::RelativeTime;
 use crate::components::url::release_path;
-use crate::domain::{plan_restart, DeliveryState, EnvSpec, Flow, FlowSpec, ReleaseView, Restart};
+use domain::{plan_restart, DeliveryState, EnvSpec, Flow, FlowSpec, ReleaseView, Restart};
 
 /// The flow of a release, rebuilt from its view (names, edges, actions),
 /// to plan a restart in the browser exactly as the server will.

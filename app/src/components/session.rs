@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
 use crate::api::session::{get_session, Session, SignOut};
-use crate::AppError;
+use domain::AppError;
 
 /// The browser's session, for pages that show write actions.
 #[derive(Clone, Copy)]

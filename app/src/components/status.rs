@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::domain::{EnvStatus, ErrorKind, FailReason, Health, ReleaseStatus, RunStatus};
+use domain::{EnvStatus, ErrorKind, FailReason, Health, ReleaseStatus, RunStatus};
 
 /// Anything shown with the status vocabulary: its canonical lowercase name
 /// (also the CSS modifier and `data-status` value) and its word.

@@ -2,60 +2,9 @@
 //! (set by the `set_theme` server function), so the server renders the right
 //! theme on first paint and the toggle works without JavaScript too.
 
-use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
-
-use crate::api::preferences::SetTheme;
+use crate::api::preferences::{SetTheme, Theme};
 use crate::components::icons::{AutoIcon, MoonIcon, SunIcon};
-
-/// The name of the cookie that remembers the theme.
-pub const THEME_COOKIE: &str = "theme";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Theme {
-    /// Follow the operating system's light/dark setting.
-    #[default]
-    System,
-    Light,
-    Dark,
-}
-
-impl Theme {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Theme::System => "system",
-            Theme::Light => "light",
-            Theme::Dark => "dark",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Theme> {
-        match value {
-            "system" => Some(Theme::System),
-            "light" => Some(Theme::Light),
-            "dark" => Some(Theme::Dark),
-            _ => None,
-        }
-    }
-
-    /// The theme the toggle switches to next.
-    pub fn next(self) -> Theme {
-        match self {
-            Theme::System => Theme::Light,
-            Theme::Light => Theme::Dark,
-            Theme::Dark => Theme::System,
-        }
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            Theme::System => "System theme",
-            Theme::Light => "Light theme",
-            Theme::Dark => "Dark theme",
-        }
-    }
-}
+use leptos::prelude::*;
 
 /// The theme of the current request: the cookie on the server, the document's
 /// attribute in the browser (which the server wrote), so both agree.
@@ -72,7 +21,7 @@ pub fn request_theme() -> Theme {
                     .filter_map(|value| value.to_str().ok())
                     .flat_map(|value| value.split(';'))
                     .filter_map(|pair| pair.trim().split_once('='))
-                    .find(|(name, _)| *name == THEME_COOKIE)
+                    .find(|(name, _)| *name == crate::api::preferences::THEME_COOKIE)
                     .and_then(|(_, value)| Theme::parse(value))
             })
             .unwrap_or_default()

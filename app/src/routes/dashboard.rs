@@ -8,7 +8,7 @@ use crate::api::products::list_products;
 use crate::components::status::StatusBadge;
 use crate::components::url::{release_path, releases_path};
 use crate::routes::not_found::ErrorPage;
-use crate::views::{EnvOverview, ProductOverview};
+use domain::{EnvOverview, ProductOverview};
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {

@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::session::SignIn;
-use crate::AppError;
+use domain::AppError;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {

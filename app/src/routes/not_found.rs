@@ -22,7 +22,7 @@ pub fn NotFound() -> impl IntoView {
 
 /// Shown by error boundaries: what failed, in words the user can act on.
 #[component]
-pub fn ErrorPage(error: crate::AppError) -> impl IntoView {
+pub fn ErrorPage(error: domain::AppError) -> impl IntoView {
     #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         if let Ok(status) = axum::http::StatusCode::from_u16(error.status()) {
@@ -30,10 +30,10 @@ pub fn ErrorPage(error: crate::AppError) -> impl IntoView {
         }
     }
     let heading = match &error {
-        crate::AppError::NotFound { .. } => "Not found",
-        crate::AppError::Unauthorized => "Sign-in required",
-        crate::AppError::Forbidden { .. } => "Not allowed",
-        crate::AppError::Internal { .. } => "Something went wrong",
+        domain::AppError::NotFound { .. } => "Not found",
+        domain::AppError::Unauthorized => "Sign-in required",
+        domain::AppError::Forbidden { .. } => "Not allowed",
+        domain::AppError::Internal { .. } => "Something went wrong",
         _ => "The request could not be completed",
     };
     view! {

@@ -8,11 +8,11 @@ use leptos_meta::Title;
 use crate::api::notes::get_release_notes;
 use crate::components::time::RelativeTime;
 use crate::components::url::release_path;
-use crate::domain::Commit;
 use crate::routes::not_found::ErrorPage;
 use crate::routes::release::{first_line, short_sha, use_release_params, Breadcrumb, ReleaseTabs};
-use crate::views::{EnvNotes, NoteChanges, ReleaseNotes};
-use crate::AppError;
+use domain::AppError;
+use domain::Commit;
+use domain::{EnvNotes, NoteChanges, ReleaseNotes};
 
 #[component]
 pub fn NotesPage() -> impl IntoView {

@@ -14,9 +14,9 @@ use crate::components::restart::{RestartControl, RestartHistory};
 use crate::components::status::{StatusBadge, StatusIcon};
 use crate::components::time::RelativeTime;
 use crate::components::url::{release_path, releases_path};
-use crate::domain::{EnvStatus, ReleaseView};
 use crate::routes::not_found::ErrorPage;
-use crate::AppError;
+use domain::AppError;
+use domain::{EnvStatus, ReleaseView};
 
 /// The product slug and release id of the current route; `None` for an id
 /// that is not a number.
@@ -239,7 +239,7 @@ fn ReleaseHeader(release: ReleaseView) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{derive_release, Author, Commit, EnvSpec, Flow, FlowSpec, ReleaseFacts};
+    use domain::{derive_release, Author, Commit, EnvSpec, Flow, FlowSpec, ReleaseFacts};
 
     pub(crate) fn facts() -> ReleaseFacts {
         let env = |name: &str, deps: &[&str]| EnvSpec {

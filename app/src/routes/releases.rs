@@ -10,10 +10,10 @@ use crate::api::releases::list_releases;
 use crate::components::status::{StatusBadge, StatusIcon, StatusWord};
 use crate::components::time::{Elapsed, RelativeTime};
 use crate::components::url::{release_path, releases_path, with_query};
-use crate::domain::{ReleaseStatus, ReleaseSummary};
 use crate::routes::not_found::ErrorPage;
 use crate::routes::release::{first_line, short_sha};
-use crate::views::ReleasePage;
+use domain::ReleasePage;
+use domain::{ReleaseStatus, ReleaseSummary};
 
 /// A non-empty query parameter.
 fn param(query: Memo<leptos_router::params::ParamsMap>, key: &'static str) -> Memo<Option<String>> {

@@ -2,7 +2,7 @@
 //! now. On an empty database it first writes 60 days of history; then a
 //! simulator keeps starting releases and moving them through their flows.
 //! Every event goes through the same ingest path as `POST /api/v1/events`
-//! (parsed and validated as CloudEvents, then `service::apply_events`):
+//! (parsed and validated as CloudEvents, then `ingest::apply_events`):
 //! the demo exercises the real product and never writes tables itself.
 
 pub mod catalog;
@@ -10,12 +10,12 @@ pub mod engine;
 
 use std::time::Duration as StdDuration;
 
-use app::server::ingest::parse_event;
-use app::server::restart::RestartRequested;
-use app::server::service;
-use app::server::state::AppState;
-use app::AppError;
+use backend::ingest::{self, parse_event};
+use backend::read;
+use backend::Core;
 use chrono::{DateTime, Duration, Utc};
+use domain::AppError;
+use domain::RestartRequested;
 use rand::Rng;
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -42,8 +42,8 @@ const SEED_BATCH: usize = 500;
 /// Whether the database needs the history written: it holds no product
 /// yet. Refuses a database that holds products the demo does not know, so
 /// demo data never mixes with real data.
-pub async fn needs_history(state: &AppState) -> Result<bool, String> {
-    let existing = service::list_products(state).await.map_err(describe)?;
+pub async fn needs_history(state: &Core) -> Result<bool, String> {
+    let existing = read::list_products(state).await.map_err(describe)?;
     if let Some(foreign) = existing
         .products
         .iter()
@@ -60,7 +60,7 @@ pub async fn needs_history(state: &AppState) -> Result<bool, String> {
 /// Runs the demo in the background: writes the history first when
 /// `with_history`, then the live simulator. The pages show the history as
 /// it arrives.
-pub async fn run(state: AppState, options: DemoOptions, with_history: bool) {
+pub async fn run(state: Core, options: DemoOptions, with_history: bool) {
     if with_history {
         tracing::info!(
             seed = options.seed,
@@ -85,7 +85,7 @@ pub async fn run(state: AppState, options: DemoOptions, with_history: bool) {
 }
 
 /// Ingests `events` in batches of a request's size; returns how many.
-pub async fn seed(state: &AppState, events: &[Value]) -> Result<usize, AppError> {
+pub async fn seed(state: &Core, events: &[Value]) -> Result<usize, AppError> {
     for batch in events.chunks(SEED_BATCH) {
         ingest(state, batch).await?;
     }
@@ -159,7 +159,7 @@ pub fn history(seed: u64, now: DateTime<Utc>, per_product: usize) -> Vec<Value> 
 /// Runs the live simulator until the process ends: a new release every 20–40
 /// seconds (divided by `speed`) across the products, steps progressing over
 /// seconds, failures, supersedes and flapping application health.
-pub async fn simulate(state: AppState, options: DemoOptions) {
+pub async fn simulate(state: Core, options: DemoOptions) {
     let speed = if options.speed.is_finite() && options.speed > 0.0 {
         options.speed
     } else {
@@ -173,7 +173,7 @@ pub async fn simulate(state: AppState, options: DemoOptions) {
         1.0 / speed,
     );
     for (index, product) in PRODUCTS.iter().enumerate() {
-        if let Ok(page) = service::list_releases(&state, product.slug, &Default::default()).await {
+        if let Ok(page) = read::list_releases(&state, product.slug, &Default::default()).await {
             if let Some(newest) = page.releases.first() {
                 engine.resume_after(index, newest.id.max(0) as u64);
             }
@@ -235,11 +235,11 @@ pub async fn simulate(state: AppState, options: DemoOptions) {
 }
 
 /// Re-runs what a restart of a demo release reopened.
-async fn honour_restart(state: &AppState, engine: &mut Engine, request: &RestartRequested) {
+async fn honour_restart(state: &Core, engine: &mut Engine, request: &RestartRequested) {
     let Some(product) = PRODUCTS.iter().position(|p| p.slug == request.product) else {
         return;
     };
-    let version = match service::release_detail(state, &request.product, request.release).await {
+    let version = match read::release_detail(state, &request.product, request.release).await {
         Ok(view) => view.version.unwrap_or_default(),
         Err(error) => {
             tracing::warn!(%error, "the demo simulator cannot read a restarted release");
@@ -268,7 +268,7 @@ fn pick_product(engine: &mut Engine) -> usize {
 }
 
 /// Parses `events` as the ingest endpoint does and applies them.
-async fn ingest(state: &AppState, events: &[Value]) -> Result<(), AppError> {
+async fn ingest(state: &Core, events: &[Value]) -> Result<(), AppError> {
     if events.is_empty() {
         return Ok(());
     }
@@ -277,7 +277,7 @@ async fn ingest(state: &AppState, events: &[Value]) -> Result<(), AppError> {
         .enumerate()
         .map(|(i, event)| parse_event(event, format!("events[{i}]")))
         .collect::<Result<Vec<_>, _>>()?;
-    service::apply_events(state, parsed).await.map(|_| ())
+    ingest::apply_events(state, parsed).await.map(|_| ())
 }
 
 fn describe(error: AppError) -> String {

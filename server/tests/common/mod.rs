@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use app::server::auth::{create_token, Role};
-use app::server::db::{Backend, Db};
+use backend::auth::{create_token, Role};
+use backend::db::{Backend, Db};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;

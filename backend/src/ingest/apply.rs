@@ -1,0 +1,418 @@
+//! Applying the validated events of one ingest request (SPEC §4.2) in one
+//! write transaction, all or nothing: the IO shell around the domain's
+//! ingest fold (`domain::ingest::Snapshot`).
+//!
+//! A request is a unit of work. It loads once what its events need
+//! (`Needs`): their products and releases with every run and the current
+//! attempts, the unfinished runs of the groups its new runs join, the
+//! deployments of their environments and the health times of their
+//! applications. The fold applies the events to that snapshot in memory and
+//! says what changed; the effects are written with a few multi-row
+//! statements, and the touched releases are re-derived from the same state
+//! (`Write::rederive`). Only this transaction writes while it runs (the
+//! writer lock, and the advisory lock on PostgreSQL), so what it read stays
+//! true until the commit; and a batch costs a few round trips to the
+//! database rather than several per event.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use chrono::Utc;
+use domain::ingest::{Deployment, Effect, Needs, ReleaseId, RunKey, Snapshot};
+use domain::{AppError, RunFact};
+
+use super::{Event, IngestOutcome};
+use crate::state::Core;
+use crate::store::releases::NewRelease;
+use crate::store::runs::{NewRun, RunWrite};
+use crate::store::{self, millis, Conn};
+use crate::write::{Changed, Write};
+
+/// Applies validated events in one transaction (all or none), then
+/// publishes the changes. Fails with 400 when an event names an unknown
+/// release or an environment outside its flow, with 500 when the database
+/// fails; either way nothing is stored.
+#[tracing::instrument(skip_all, fields(events = events.len()))]
+pub async fn apply_events(core: &Core, events: Vec<Event>) -> Result<IngestOutcome, AppError> {
+    let mut write = Write::begin(core).await?;
+    let tx = &mut *write.tx;
+    let now = Utc::now().timestamp_millis();
+    let records: Vec<store::events::NewEvent<'_>> = events
+        .iter()
+        .map(|event| store::events::NewEvent {
+            source: &event.source,
+            id: &event.id,
+            kind: event.kind(),
+            time: millis(event.time),
+        })
+        .collect();
+    let fresh = store::events::record(tx, &records, now).await?;
+    let (mut snapshot, mut ids) = load(tx, &events).await?;
+    let mut effects = Vec::new();
+    for (event, fresh) in events.iter().zip(fresh) {
+        effects.extend(snapshot.apply(event, fresh)?);
+    }
+    let changed = store_effects(tx, &snapshot, &mut ids, effects, now).await?;
+    write.rederive(changed, now).await?;
+    write.commit(core).await?;
+    Ok(snapshot.into_outcome())
+}
+
+/// The store's names for what the fold names by product slug and release
+/// id: product ids, release pks and run seqs.
+#[derive(Default)]
+struct Ids {
+    products: HashMap<String, i64>,
+    releases: HashMap<ReleaseId, i64>,
+    runs: HashMap<RunKey, i64>,
+}
+
+impl Ids {
+    fn product(&self, slug: &str) -> Result<i64, AppError> {
+        self.products
+            .get(slug)
+            .copied()
+            .ok_or_else(|| AppError::internal(format!("product {slug:?} has no id")))
+    }
+
+    fn release(&self, release: &ReleaseId) -> Result<i64, AppError> {
+        self.releases.get(release).copied().ok_or_else(|| {
+            AppError::internal(format!(
+                "release {} of {:?} has no pk",
+                release.1, release.0
+            ))
+        })
+    }
+
+    fn run(&self, run: &RunKey) -> Result<i64, AppError> {
+        self.runs
+            .get(run)
+            .copied()
+            .ok_or_else(|| AppError::internal(format!("run {:?} has no seq", run.2)))
+    }
+}
+
+/// Loads the snapshot `events` need. One query per product named and per
+/// group a new run joins, and a few more, whatever the number of events.
+async fn load<'e>(conn: &mut Conn, events: &'e [Event]) -> Result<(Snapshot<'e>, Ids), AppError> {
+    let needs = Needs::of(events);
+    let mut snapshot = Snapshot::new();
+    let mut ids = Ids::default();
+    let slugs: Vec<&str> = needs.products.iter().map(String::as_str).collect();
+    for (id, slug, last_release_id) in store::products::find_all(conn, &slugs).await? {
+        snapshot.add_product(&slug, last_release_id);
+        ids.products.insert(slug, id);
+    }
+
+    let mut by_pk: HashMap<i64, ReleaseId> = HashMap::new();
+    for (product, keys) in &needs.releases {
+        if !ids.products.contains_key(product) {
+            continue;
+        }
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        for target in store::releases::find_keys(conn, product, &keys).await? {
+            let flow = Arc::new(store::from_json(&target.flow)?);
+            snapshot.add_release(product, &target.release_key, target.id, flow);
+            by_pk.insert(target.pk, (product.clone(), target.id));
+            ids.releases.insert((product.clone(), target.id), target.pk);
+        }
+    }
+    let pks: Vec<i64> = by_pk.keys().copied().collect();
+    for stored in store::runs::statuses_of_releases(conn, &pks).await? {
+        let Some((product, release)) = by_pk.get(&stored.release_pk) else {
+            continue;
+        };
+        ids.runs.insert(
+            (product.clone(), *release, stored.fact.id.clone()),
+            stored.fact.seq,
+        );
+        snapshot.add_run(product, *release, stored.fact, stored.snapshot_time);
+    }
+    for (pk, environment, attempt) in store::runs::attempts_of(conn, &pks).await? {
+        if let Some((product, release)) = by_pk.get(&pk) {
+            snapshot.add_attempt(product, *release, &environment, attempt);
+        }
+    }
+
+    // The other supersede candidates, for the groups a new run joins.
+    for group in snapshot.groups_with_new_runs(events) {
+        let Some(&product_id) = ids.products.get(&group.product) else {
+            continue;
+        };
+        for run in store::runs::unfinished_in(conn, product_id, &group).await? {
+            ids.releases
+                .insert((group.product.clone(), run.release_id), run.release_pk);
+            ids.runs.insert(
+                (group.product.clone(), run.release_id, run.run_id.clone()),
+                run.seq,
+            );
+            snapshot.add_unfinished(&group, run.release_id, &run.run_id, run.status);
+        }
+    }
+
+    let mut environments: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (product, environment) in &needs.deployments {
+        environments
+            .entry(product.as_str())
+            .or_default()
+            .push(environment.as_str());
+    }
+    for (product, environments) in environments {
+        let Some(&product_id) = ids.products.get(product) else {
+            continue;
+        };
+        for row in store::health::deployments_of(conn, product_id, &environments).await? {
+            ids.releases
+                .insert((product.to_owned(), row.release_id), row.release_pk);
+            snapshot.add_deployment(product, &row.environment, row.deployment());
+        }
+        for (environment, application, time) in
+            store::health::report_times(conn, product_id, &environments).await?
+        {
+            snapshot.add_health(product, &environment, &application, time);
+        }
+    }
+    Ok((snapshot, ids))
+}
+
+/// Writes what the fold's `effects` ask for, in the order the store needs
+/// (products, releases, deployments, runs, records, health), and says what
+/// changed for `Write::rederive`.
+async fn store_effects<'e>(
+    conn: &mut Conn,
+    snapshot: &Snapshot<'e>,
+    ids: &mut Ids,
+    effects: Vec<Effect<'e>>,
+    now: i64,
+) -> Result<Changed, AppError> {
+    let mut changed = Changed::default();
+    let mut deployments: BTreeMap<(String, String), (Deployment, Option<String>)> = BTreeMap::new();
+    let mut new_runs: Vec<RunKey> = Vec::new();
+    let mut known_runs: BTreeSet<RunKey> = BTreeSet::new();
+    let mut others: BTreeMap<RunKey, i64> = BTreeMap::new();
+    let mut touched: BTreeMap<ReleaseId, Option<i64>> = BTreeMap::new();
+    let mut environments: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut records = Vec::new();
+
+    for effect in effects {
+        match effect {
+            Effect::ProductCreated { product } => {
+                let id = store::products::insert(conn, &product, now).await?;
+                ids.products.insert(product.clone(), id);
+                changed.new_products.insert(product);
+            }
+            Effect::ReleaseCreated {
+                product,
+                id,
+                created,
+                at,
+            } => {
+                let product_id = ids.product(&product)?;
+                let pk = store::releases::insert(
+                    conn,
+                    NewRelease {
+                        product_id,
+                        id,
+                        key: &created.release,
+                        flow: &created.flow,
+                        commit: &created.commit,
+                        version: created.version.as_deref(),
+                        changes: &created.changes,
+                        created_at: at,
+                    },
+                )
+                .await?;
+                store::products::set_last_release_id(conn, product_id, id).await?;
+                ids.releases.insert((product, id), pk);
+            }
+            Effect::DeploymentChanged {
+                product,
+                environment,
+                deployment,
+                version,
+            } => {
+                let entry = deployments
+                    .entry((product, environment))
+                    .or_insert((deployment, None));
+                entry.0 = deployment;
+                if version.is_some() {
+                    entry.1 = version;
+                }
+            }
+            Effect::RunChanged { run, new } => {
+                if new {
+                    if !new_runs.contains(&run) {
+                        new_runs.push(run);
+                    }
+                } else {
+                    known_runs.insert(run);
+                }
+            }
+            Effect::OtherRunSuperseded { run, by } => {
+                others.insert(run, by);
+            }
+            record @ (Effect::PromotionRecorded { .. }
+            | Effect::GitErrorRecorded { .. }
+            | Effect::HealthReported { .. }) => records.push(record),
+            Effect::ReleaseTouched { release, at } => {
+                let entry = touched.entry(release).or_insert(at);
+                *entry = (*entry).max(at);
+            }
+            Effect::EnvironmentChanged {
+                product,
+                environment,
+            } => {
+                environments.insert((product, environment));
+            }
+        }
+    }
+
+    // Deployments, then the versions shown there.
+    let mut deployed = Vec::with_capacity(deployments.len());
+    let mut versions = Vec::new();
+    for ((product, environment), (deployment, version)) in &deployments {
+        let product_id = ids.product(product)?;
+        if let Some(release) = deployment.release {
+            deployed.push((product_id, environment.as_str(), release));
+        }
+        if let (Some(version), Some(mark)) = (version, deployment.version) {
+            versions.push((
+                product_id,
+                environment.as_str(),
+                version.as_str(),
+                mark.release,
+                mark.time,
+            ));
+        }
+    }
+    store::health::save_deployments(conn, &deployed).await?;
+    store::health::save_versions(conn, &versions).await?;
+
+    // New runs in the order first reported (their arrival order), then the
+    // new snapshots of known runs and the supersede marks.
+    let mut inserts = Vec::with_capacity(new_runs.len());
+    for key in &new_runs {
+        let (fact, snapshot_of, snapshot_time) = snapshot
+            .run(key)
+            .ok_or_else(|| AppError::internal(format!("new run {:?} is not held", key.2)))?;
+        let update = snapshot_of
+            .ok_or_else(|| AppError::internal(format!("new run {:?} has no snapshot", key.2)))?;
+        let release = (key.0.clone(), key.1);
+        inserts.push(NewRun {
+            release_pk: ids.release(&release)?,
+            product_id: ids.product(&key.0)?,
+            release_id: key.1,
+            run_id: &fact.id,
+            environment: &fact.environment,
+            phase: fact.phase,
+            workflow: &fact.workflow,
+            application: &fact.application,
+            attempt: fact.attempt,
+            write: RunWrite {
+                run: &update.run,
+                steps: &update.steps,
+                snapshot_time,
+                superseded_by: fact.superseded_by,
+            },
+        });
+    }
+    let stored = store::runs::insert_all(conn, &inserts).await?;
+    if stored.len() != inserts.len() {
+        return Err(AppError::internal(format!(
+            "{} new runs, {} stored",
+            inserts.len(),
+            stored.len()
+        )));
+    }
+    drop(inserts);
+    for (key, (_, _, seq)) in new_runs.iter().zip(stored) {
+        ids.runs.insert(key.clone(), seq);
+    }
+    let mut updated = Vec::new();
+    let mut superseded = Vec::new();
+    for key in &known_runs {
+        let (fact, snapshot_of, snapshot_time) = snapshot
+            .run(key)
+            .ok_or_else(|| AppError::internal(format!("run {:?} is not held", key.2)))?;
+        let seq = ids.run(key)?;
+        match snapshot_of {
+            Some(update) => updated.push((
+                seq,
+                RunWrite {
+                    run: &update.run,
+                    steps: &update.steps,
+                    snapshot_time,
+                    superseded_by: fact.superseded_by,
+                },
+            )),
+            None => {
+                if let Some(by) = fact.superseded_by {
+                    superseded.push((seq, by));
+                }
+            }
+        }
+    }
+    for (key, by) in &others {
+        superseded.push((ids.run(key)?, *by));
+    }
+    updated.sort_by_key(|(seq, _)| *seq);
+    superseded.sort_unstable();
+    store::runs::update_all(conn, &updated).await?;
+    store::runs::supersede_all(conn, &superseded).await?;
+
+    for record in records {
+        match record {
+            Effect::PromotionRecorded {
+                release,
+                promoted,
+                at,
+                attempt,
+            } => {
+                store::facts::insert_promotion(conn, ids.release(&release)?, promoted, at, attempt)
+                    .await?;
+            }
+            Effect::GitErrorRecorded {
+                release,
+                failed,
+                at,
+                attempt,
+            } => {
+                store::facts::insert_git_error(conn, ids.release(&release)?, failed, at, attempt)
+                    .await?;
+            }
+            Effect::HealthReported { health, at } => {
+                store::health::save_report(conn, ids.product(&health.product)?, health, at).await?;
+            }
+            _ => {}
+        }
+    }
+
+    for (product, environment) in environments {
+        let release = snapshot.deployed(&product, &environment);
+        changed.environments.insert((product, environment), release);
+    }
+    for (release, at) in touched {
+        let pk = ids.release(&release)?;
+        changed.touch(pk, at.unwrap_or(i64::MIN));
+        let runs = snapshot.runs_of(&release);
+        if !runs.is_empty() || snapshot.holds(&release) {
+            let mut runs: Vec<RunFact> = runs
+                .into_iter()
+                .map(|mut run| {
+                    if run.seq == 0 {
+                        if let Some(&seq) =
+                            ids.runs
+                                .get(&(release.0.clone(), release.1, run.id.clone()))
+                        {
+                            run.seq = seq;
+                        }
+                    }
+                    run
+                })
+                .collect();
+            runs.sort_by_key(|run| run.seq);
+            changed.known_runs.insert(pk, runs);
+        }
+    }
+    Ok(changed)
+}

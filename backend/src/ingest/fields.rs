@@ -1,0 +1,238 @@
+//! Reading a JSON object field by field while tracking the JSON path, so
+//! every validation error names exactly what is wrong
+//! (`events[3].data.run.status`).
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use domain::AppError;
+
+/// Longest accepted identifier (product, release key, environment, …).
+pub const MAX_NAME: usize = 200;
+
+/// A JSON object and the path that leads to it (`""` for the root).
+#[derive(Clone)]
+pub struct Obj<'a> {
+    map: &'a Map<String, Value>,
+    path: String,
+}
+
+/// The path of `name` under `path`.
+pub fn join(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{path}.{name}")
+    }
+}
+
+/// `value` as an object, or an error blaming `path`.
+pub fn object(value: &Value, path: String) -> Result<Obj<'_>, AppError> {
+    match value {
+        Value::Object(map) => Ok(Obj { map, path }),
+        other => Err(AppError::invalid(
+            blame(&path),
+            format!("expected an object, got {}", kind(other)),
+        )),
+    }
+}
+
+/// The root path is blamed as `(body)`, not as an empty string.
+fn blame(path: &str) -> String {
+    if path.is_empty() {
+        "(body)".to_owned()
+    } else {
+        path.to_owned()
+    }
+}
+
+/// A short name of a JSON value's type, for messages.
+pub fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+impl<'a> Obj<'a> {
+    /// The path of field `name`.
+    pub fn path(&self, name: &str) -> String {
+        join(&self.path, name)
+    }
+
+    /// The field, `None` when absent or null.
+    pub fn get(&self, name: &str) -> Option<&'a Value> {
+        self.map.get(name).filter(|v| !v.is_null())
+    }
+
+    fn missing(&self, name: &str) -> AppError {
+        AppError::invalid(self.path(name), format!("`{name}` is required"))
+    }
+
+    fn wrong(&self, name: &str, expected: &str, got: &Value) -> AppError {
+        AppError::invalid(
+            self.path(name),
+            format!("`{name}` must be {expected}, got {}", kind(got)),
+        )
+    }
+
+    /// A string that may be empty; required.
+    pub fn text(&self, name: &str) -> Result<String, AppError> {
+        match self.get(name) {
+            None => Err(self.missing(name)),
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(other) => Err(self.wrong(name, "a string", other)),
+        }
+    }
+
+    /// A string that may be empty; optional (absent or null is `None`).
+    pub fn opt_text(&self, name: &str) -> Result<Option<String>, AppError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(self.wrong(name, "a string", other)),
+        }
+    }
+
+    /// A required identifier: a non-blank string of at most `MAX_NAME` characters.
+    pub fn name(&self, name: &str) -> Result<String, AppError> {
+        let value = self.text(name)?;
+        self.check_name(name, value)
+    }
+
+    /// An optional identifier (see `name`).
+    pub fn opt_name(&self, name: &str) -> Result<Option<String>, AppError> {
+        self.opt_text(name)?
+            .map(|value| self.check_name(name, value))
+            .transpose()
+    }
+
+    fn check_name(&self, name: &str, value: String) -> Result<String, AppError> {
+        if value.trim().is_empty() {
+            return Err(AppError::invalid(
+                self.path(name),
+                format!("`{name}` must not be empty"),
+            ));
+        }
+        if value.chars().count() > MAX_NAME {
+            return Err(AppError::invalid(
+                self.path(name),
+                format!("`{name}` is longer than {MAX_NAME} characters"),
+            ));
+        }
+        Ok(value)
+    }
+
+    /// An optional RFC 3339 timestamp.
+    pub fn opt_time(&self, name: &str) -> Result<Option<DateTime<Utc>>, AppError> {
+        self.opt_text(name)?
+            .map(|s| {
+                DateTime::parse_from_rfc3339(&s)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|e| {
+                        AppError::invalid(
+                            self.path(name),
+                            format!("`{name}` is not an RFC 3339 timestamp: {e}"),
+                        )
+                    })
+            })
+            .transpose()
+    }
+
+    /// A required RFC 3339 timestamp.
+    pub fn time(&self, name: &str) -> Result<DateTime<Utc>, AppError> {
+        self.opt_time(name)?.ok_or_else(|| self.missing(name))
+    }
+
+    /// An optional integer in `min..=max`.
+    pub fn opt_int(&self, name: &str, min: i64, max: i64) -> Result<Option<i64>, AppError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(value) => match value.as_i64() {
+                Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
+                _ => Err(AppError::invalid(
+                    self.path(name),
+                    format!("`{name}` must be an integer from {min} to {max}"),
+                )),
+            },
+        }
+    }
+
+    /// A required nested object.
+    pub fn object(&self, name: &str) -> Result<Obj<'a>, AppError> {
+        match self.get(name) {
+            None => Err(self.missing(name)),
+            Some(Value::Object(map)) => Ok(Obj {
+                map,
+                path: self.path(name),
+            }),
+            Some(other) => Err(self.wrong(name, "an object", other)),
+        }
+    }
+
+    /// An optional nested object.
+    pub fn opt_object(&self, name: &str) -> Result<Option<Obj<'a>>, AppError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Object(map)) => Ok(Some(Obj {
+                map,
+                path: self.path(name),
+            })),
+            Some(other) => Err(self.wrong(name, "an object", other)),
+        }
+    }
+
+    /// An optional array (absent or null is empty).
+    pub fn array(&self, name: &str) -> Result<&'a [Value], AppError> {
+        match self.get(name) {
+            None => Ok(&[]),
+            Some(Value::Array(items)) => Ok(items),
+            Some(other) => Err(self.wrong(name, "an array", other)),
+        }
+    }
+
+    /// A parsed value: a string that `parse` accepts, else an error listing
+    /// what `accepted` names.
+    pub fn parsed<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Option<T>,
+        accepted: &str,
+    ) -> Result<T, AppError> {
+        let value = self.text(name)?;
+        parse(&value).ok_or_else(|| {
+            AppError::invalid(
+                self.path(name),
+                format!("unknown {name} {value:?}: expected one of {accepted}"),
+            )
+        })
+    }
+}
+
+/// Each element of `items` with its path `base[i]`.
+pub fn indexed<'v>(base: &str, items: &'v [Value]) -> impl Iterator<Item = (String, &'v Value)> {
+    let base = base.to_owned();
+    items
+        .iter()
+        .enumerate()
+        .map(move |(i, item)| (format!("{base}[{i}]"), item))
+}
+
+/// `value` as a non-blank string (an element of a string array).
+pub fn name_item(value: &Value, path: &str) -> Result<String, AppError> {
+    match value {
+        Value::String(s) if !s.trim().is_empty() && s.chars().count() <= MAX_NAME => Ok(s.clone()),
+        Value::String(_) => Err(AppError::invalid(
+            path,
+            format!("must be a non-empty name of at most {MAX_NAME} characters"),
+        )),
+        other => Err(AppError::invalid(
+            path,
+            format!("must be a string, got {}", kind(other)),
+        )),
+    }
+}

@@ -1,0 +1,128 @@
+//! CloudEvents in (SPEC §4.2): parses a request body — structured mode (one
+//! event or a batch) or binary mode (`ce-*` headers) — and validates every
+//! event into a typed `Command`. Pure: nothing here touches the database, so
+//! a malformed request is rejected before any write. Checks that need
+//! stored state (a known release, an environment of its flow) happen in the
+//! service, inside the transaction.
+
+mod apply;
+mod events;
+mod fields;
+
+use domain::AppError;
+use http::{header, HeaderMap};
+use serde_json::Value;
+
+pub use domain::ingest::{
+    ApplicationHealth, Command, EnvironmentPromoted, Event, GitFailed, ReleaseCreated, RunSnapshot,
+    WorkflowUpdated,
+};
+
+pub use apply::apply_events;
+pub use domain::ingest::IngestOutcome;
+pub use events::{parse_event, MAX_LOG_BYTES};
+
+/// Largest accepted request body (413 beyond).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Most events accepted in one request (413 beyond).
+pub const MAX_EVENTS: usize = 1000;
+
+/// Parses and validates the events of one `POST /api/v1/events` request.
+///
+/// Binary mode when a `ce-specversion` header is present; otherwise a JSON
+/// array (or `application/cloudevents-batch+json`) is a batch and an object
+/// one event. Fails with 400 naming the first bad field, or 413 for more
+/// than `MAX_EVENTS` events. The body size limit is the caller's.
+pub fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Event>, AppError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if headers.contains_key("ce-specversion") {
+        return parse_binary(headers, &content_type, body).map(|event| vec![event]);
+    }
+    let batch_type = content_type == "application/cloudevents-batch+json";
+    if !(batch_type
+        || content_type == "application/cloudevents+json"
+        || content_type == "application/json")
+    {
+        return Err(unsupported(&content_type));
+    }
+    let value = json(body)?;
+    match value {
+        Value::Array(items) => {
+            if items.len() > MAX_EVENTS {
+                return Err(AppError::PayloadTooLarge {
+                    message: format!(
+                        "a batch holds at most {MAX_EVENTS} events, this one has {}",
+                        items.len()
+                    ),
+                });
+            }
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| parse_event(item, format!("events[{i}]")))
+                .collect()
+        }
+        Value::Object(_) if !batch_type => parse_event(&value, String::new()).map(|e| vec![e]),
+        other => Err(AppError::invalid(
+            "(body)",
+            format!(
+                "expected {}, got {}",
+                if batch_type {
+                    "a JSON array of CloudEvents"
+                } else {
+                    "a CloudEvent (JSON object) or an array of them"
+                },
+                fields::kind(&other)
+            ),
+        )),
+    }
+}
+
+fn unsupported(content_type: &str) -> AppError {
+    AppError::invalid(
+        "Content-Type",
+        format!(
+            "unsupported content type {content_type:?}: send application/cloudevents+json, \
+             application/cloudevents-batch+json or application/json"
+        ),
+    )
+}
+
+fn json(body: &[u8]) -> Result<Value, AppError> {
+    serde_json::from_slice(body).map_err(|e| AppError::Invalid {
+        field: None,
+        message: format!("the body is not valid JSON: {e}"),
+    })
+}
+
+/// Binary mode: the envelope in `ce-*` headers, `data` as the JSON body.
+fn parse_binary(headers: &HeaderMap, content_type: &str, body: &[u8]) -> Result<Event, AppError> {
+    if content_type != "application/json" && !content_type.ends_with("+json") {
+        return Err(unsupported(content_type));
+    }
+    let mut envelope = serde_json::Map::new();
+    for attribute in ["specversion", "id", "source", "type", "time"] {
+        if let Some(value) = headers.get(format!("ce-{attribute}")) {
+            let value = value.to_str().map_err(|_| {
+                AppError::invalid(
+                    format!("ce-{attribute}"),
+                    "the header is not visible ASCII text",
+                )
+            })?;
+            envelope.insert(attribute.to_owned(), Value::String(value.to_owned()));
+        }
+    }
+    envelope.insert("data".to_owned(), json(body)?);
+    parse_event(&Value::Object(envelope), String::new())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,55 @@
+//! `GET /api/v1/stream`: the live changes (SPEC §5) as server-sent events,
+//! written from the frames `backend::live` renders once for every stream.
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderName};
+use axum::response::{IntoResponse, Response};
+use backend::live::{self, Filter};
+use backend::Core;
+use domain::AppError;
+
+use super::auth::Reader;
+
+/// `GET /api/v1/stream?product=&release=` (role `viewer`).
+#[utoipa::path(get, path = "/api/v1/stream", tag = "live",
+    security((), ("bearer" = [])),
+    params(
+        ("product" = Option<String>, Query, description = "Only changes of this product"),
+        ("release" = Option<i64>, Query, description = "Only changes of this release id"),
+        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event id: every change since is sent first, or a `reset` event when they are no longer kept")),
+    responses(
+        (status = 200, description = "`text/event-stream`: one event per committed change, `id:` the change id, `event:` `release`, `environment` (a promotion or a health change; `data` also names the `environment`) or `product` (or `reset`), `data:` a JSON summary naming `product` and `release`; a comment heartbeat every 15 s", content_type = "text/event-stream"),
+        (status = 400, description = "A `release` or `Last-Event-ID` that is not a number"),
+        (status = 401, description = "No token and anonymous read is off, or an unknown token"),
+        (status = 403, description = "A token without read access")))]
+pub async fn stream(
+    State(core): State<Core>,
+    _reader: Reader,
+    Query(params): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let filter = Filter::parse(&params)?;
+    let last_event_id = match headers.get("last-event-id").and_then(|v| v.to_str().ok()) {
+        None | Some("") => None,
+        Some(value) => Some(value.trim().parse::<i64>().map_err(|_| {
+            AppError::invalid(
+                "Last-Event-ID",
+                format!("expected an event id (a number), got {value:?}"),
+            )
+        })?),
+    };
+    let frames = live::subscribe(core, filter, last_event_id).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+            // Proxies that buffer responses (nginx) would hold events back.
+            (HeaderName::from_static("x-accel-buffering"), "no"),
+        ],
+        Body::from_stream(frames),
+    )
+        .into_response())
+}

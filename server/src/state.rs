@@ -1,0 +1,25 @@
+//! The router's state: the core (`backend::Core`) and the Leptos options
+//! the pages render with. Handlers take what they need of it through
+//! `FromRef`.
+
+use axum::extract::FromRef;
+use backend::Core;
+use leptos::prelude::LeptosOptions;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub core: Core,
+    pub leptos_options: LeptosOptions,
+}
+
+impl FromRef<AppState> for Core {
+    fn from_ref(state: &AppState) -> Core {
+        state.core.clone()
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> LeptosOptions {
+        state.leptos_options.clone()
+    }
+}

@@ -14,6 +14,19 @@ use sqlx::{AnyPool, ConnectOptions};
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
+/// The SHA-384 of migration 0006 as it was edited after being committed
+/// (see `Db::accept_edited_0006`), per backend.
+const EDITED_0006_SQLITE: &str = "ab8180f25cc5ba276123d680b871085d7a25b70292adda098d09d952eace5686b7ea3ecb04702b2267c91d0f02723216";
+const EDITED_0006_POSTGRES: &str = "fbad438bddb9418d078e33f085e3c3e53cce05ba368298d43fb88ee218bb9841a70695a0a32fa58b6bfebe85330f074d";
+
+/// The migrations of `backend`, as embedded in the binary.
+pub fn migrator(backend: Backend) -> &'static Migrator {
+    match backend {
+        Backend::Sqlite => &SQLITE_MIGRATIONS,
+        Backend::Postgres => &POSTGRES_MIGRATIONS,
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -106,11 +119,54 @@ impl Db {
         &self.url
     }
 
-    /// Applies every pending migration of this backend.
+    /// Applies every pending migration of this backend. Fails when a
+    /// migration applied before has changed since (migrations are
+    /// append-only).
     pub async fn migrate(&self) -> Result<(), DbError> {
-        match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        self.accept_edited_0006().await.map_err(DbError::Connect)?;
+        migrator(self.backend).run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Migration 0006 was once edited after it had been committed: the edit
+    /// (making `runs.unfinished` exact) is migration 0007 now, and 0006 is
+    /// as first committed. A database that ran the edited 0006 holds its
+    /// checksum, which sqlx would refuse; it is set to the first version's.
+    /// That is safe: the edited 0006 did what the first one does and what
+    /// 0007 does again (an idempotent update).
+    async fn accept_edited_0006(&self) -> Result<(), sqlx::Error> {
+        let (exists, edited, first) = match self.backend {
+            Backend::Sqlite => (
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
+                 AND name = '_sqlx_migrations'",
+                EDITED_0006_SQLITE,
+                "X'2eaf282a597c91a2d1b6812732a6daa9ca3d174de54e199039089d068006a18180d1f45562ab9c81c2fae9d80850a382'",
+            ),
+            Backend::Postgres => (
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_name = '_sqlx_migrations' AND table_schema = current_schema()",
+                EDITED_0006_POSTGRES,
+                "decode('f92be92c2ff651050a95f8992fce1b9382258c389a6c515e094ccf088f99f7d5f64ef55bb6345cb47bf775affc4ce4b4', 'hex')",
+            ),
+        };
+        let tables: i64 = sqlx::query_scalar(exists).fetch_one(&self.pool).await?;
+        if tables == 0 {
+            return Ok(());
+        }
+        let edited = match self.backend {
+            Backend::Sqlite => format!("X'{edited}'"),
+            Backend::Postgres => format!("decode('{edited}', 'hex')"),
+        };
+        let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE _sqlx_migrations SET checksum = {first} WHERE version = 6 AND checksum = {edited}"
+        )))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if updated > 0 {
+            tracing::info!(
+                "migration 0006 was applied in its edited form; accepted as 0006 + 0007"
+            );
         }
         Ok(())
     }

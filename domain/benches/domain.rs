@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use chrono::{DateTime, Duration, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
-use domain::layout;
+use domain::layout::layout;
 use domain::{
     derive_release, Author, Commit, EnvSpec, Flow, FlowSpec, GitErrorFact, Health, HealthFact,
     Phase, PromotionFact, ReleaseFacts, RunFact, RunStatus, StepFact,

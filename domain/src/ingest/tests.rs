@@ -408,7 +408,7 @@ impl Model {
 
     /// Every release's view, without error ids (they embed arrival order),
     /// with the versions shown per environment.
-    fn views(&self) -> (Vec<ReleaseView>, BTreeMap<(String, String), Option<String>>) {
+    fn views(&self) -> (Vec<ReleaseView>, Versions) {
         let views = self
             .releases
             .values()
@@ -444,6 +444,9 @@ impl Model {
         (views, versions)
     }
 }
+
+/// The version shown per (product, environment).
+type Versions = BTreeMap<(String, String), Option<String>>;
 
 fn time_of(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).expect("in range")
@@ -703,7 +706,7 @@ fn an_older_health_report_is_skipped_and_a_newer_one_touches_the_deployed_releas
 fn an_unknown_release_or_environment_names_the_field() {
     let mut model = Model::default();
     model.ingest(&[created("c1", "r1", 0)]).expect("valid");
-    let mut batch = vec![
+    let mut batch = [
         workflow(
             "w1",
             "nope",

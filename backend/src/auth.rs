@@ -16,7 +16,7 @@ use domain::AppError;
 
 use crate::db::Db;
 use crate::state::Core;
-use crate::store;
+use crate::store::{self, OrInternal};
 
 /// What a token may do. Each role includes the reads of `viewer` except
 /// `ingest`, which only posts events.
@@ -67,7 +67,7 @@ pub fn hash_token(token: &str) -> String {
 /// Creates a token with `role`, stores its hash, and returns the token.
 pub async fn create_token(db: &Db, role: Role, name: &str) -> Result<String, AppError> {
     let token = generate_token();
-    let mut conn = db.pool.acquire().await.map_err(AppError::internal)?;
+    let mut conn = db.pool.acquire().await.or_internal()?;
     store::tokens::insert(
         &mut conn,
         name,
@@ -91,7 +91,7 @@ pub struct Caller {
 
 /// The token `token` names, if it is known.
 pub async fn find_token(db: &Db, token: &str) -> Result<Option<Caller>, AppError> {
-    let mut conn = db.pool.acquire().await.map_err(AppError::internal)?;
+    let mut conn = db.pool.acquire().await.or_internal()?;
     store::tokens::find(&mut conn, &hash_token(token)).await
 }
 

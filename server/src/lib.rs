@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod rest;
 pub mod router;
 pub mod state;
+pub mod trace;
 
 pub use router::{launch, Launch};
 

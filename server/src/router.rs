@@ -148,6 +148,7 @@ pub fn router(state: AppState) -> Router {
             metrics,
             crate::metrics::track,
         ))
+        .layer(crate::trace::layer())
 }
 
 /// The process is up.

@@ -116,6 +116,48 @@ fn serve_logs_json_and_exits_cleanly_on_sigterm() {
     }
 }
 
+#[tokio::test]
+async fn every_log_line_of_a_request_names_its_request_id() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}/releases.db", dir.path().display());
+    let mut server = ServerProcess::serve(&url, &[("RUST_LOG", "info,tower_http=debug")]);
+    let client = reqwest::Client::new();
+    let response = client
+        .get(format!("{}/api/v1/products/nope/releases", server.address))
+        .header("x-request-id", "test-42")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        response.headers().get("x-request-id").map(|v| v.as_bytes()),
+        Some(b"test-42".as_slice()),
+        "the id is echoed"
+    );
+    let fresh = client
+        .get(format!("{}/healthz", server.address))
+        .send()
+        .await
+        .expect("request");
+    assert!(
+        fresh.headers().contains_key("x-request-id"),
+        "a request without an id gets one"
+    );
+    server.stop().expect("stops");
+    let lines: Vec<serde_json::Value> = server
+        .log()
+        .iter()
+        .map(|line| serde_json::from_str(line).expect("JSON"))
+        .filter(|entry: &serde_json::Value| {
+            entry["span"]["path"] == "/api/v1/products/nope/releases"
+        })
+        .collect();
+    assert!(!lines.is_empty(), "the request was logged");
+    for entry in lines {
+        assert_eq!(entry["span"]["request_id"], "test-42", "{entry}");
+    }
+}
+
 #[test]
 fn demo_prints_where_to_open_the_ui_and_a_working_token() {
     let dir = tempfile::tempdir().expect("dir");

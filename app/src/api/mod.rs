@@ -77,7 +77,10 @@ mod server {
 
     /// Adds a `Set-Cookie` header to the response.
     pub fn set_cookie(cookie: &str) -> Result<(), AppError> {
-        let value = HeaderValue::from_str(cookie).map_err(AppError::internal)?;
+        let value = match HeaderValue::from_str(cookie) {
+            Ok(value) => value,
+            Err(error) => return Err(AppError::internal(error)),
+        };
         use_context::<ResponseOptions>()
             .ok_or_else(|| AppError::internal("server function without a response"))?
             .append_header(SET_COOKIE, value);

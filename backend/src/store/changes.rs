@@ -18,6 +18,7 @@ pub struct NewChange {
 
 /// Appends changes in the given order (their ids increase in it), with
 /// multi-row INSERTs.
+#[tracing::instrument(skip_all, fields(changes = changes.len()))]
 pub async fn append_all(conn: &mut Conn, changes: &[NewChange], now: i64) -> Result<(), AppError> {
     for chunk in changes.chunks(500) {
         let sql = format!(
@@ -48,6 +49,7 @@ struct ChangeRow {
 }
 
 /// Up to `limit` changes after `after`, in id order.
+#[tracing::instrument(skip_all, fields(after, limit))]
 pub async fn since(
     conn: &mut Conn,
     after: i64,
@@ -74,6 +76,7 @@ pub async fn since(
 }
 
 /// The oldest and newest change ids kept (0 when there are none).
+#[tracing::instrument(skip_all)]
 pub async fn bounds(conn: &mut Conn) -> Result<(i64, i64), AppError> {
     let (oldest, newest): (Option<i64>, Option<i64>) =
         sqlx::query_as("SELECT MIN(id), MAX(id) FROM changes")
@@ -85,6 +88,7 @@ pub async fn bounds(conn: &mut Conn) -> Result<(i64, i64), AppError> {
 
 /// Deletes all but the newest `keep` changes; clients that missed more
 /// than that get a `reset`.
+#[tracing::instrument(skip_all, fields(keep))]
 pub async fn prune(conn: &mut Conn, keep: i64) -> Result<u64, AppError> {
     sqlx::query("DELETE FROM changes WHERE id <= (SELECT MAX(id) FROM changes) - $1")
         .bind(keep)

@@ -24,6 +24,7 @@ const CHUNK: usize = 200;
 /// Records the events of one request with multi-row INSERTs; per event,
 /// whether it is new. An event is a duplicate (`false`) when its
 /// (source, id) was recorded before, or appears earlier in `events`.
+#[tracing::instrument(skip_all, fields(events = events.len()))]
 pub async fn record(
     conn: &mut Conn,
     events: &[NewEvent<'_>],

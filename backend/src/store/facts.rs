@@ -14,6 +14,7 @@ use super::releases::ReleaseRow;
 use super::{health, placeholders, runs, time, Conn, OrInternal};
 
 /// Stores an `environment.promoted` report.
+#[tracing::instrument(skip_all, fields(release_pk))]
 pub async fn insert_promotion(
     conn: &mut Conn,
     release_pk: i64,
@@ -40,6 +41,7 @@ pub async fn insert_promotion(
 }
 
 /// Stores a `git.failed` report.
+#[tracing::instrument(skip_all, fields(release_pk))]
 pub async fn insert_git_error(
     conn: &mut Conn,
     release_pk: i64,
@@ -113,6 +115,7 @@ enum Detail {
 }
 
 /// The facts of each release of `rows`, in the same order.
+#[tracing::instrument(skip_all, fields(rows = rows.len()))]
 pub async fn load(conn: &mut Conn, rows: Vec<ReleaseRow>) -> Result<Vec<ReleaseFacts>, AppError> {
     load_with(conn, rows, Detail::Full).await
 }
@@ -122,6 +125,7 @@ pub async fn load(conn: &mut Conn, rows: Vec<ReleaseRow>) -> Result<Vec<ReleaseF
 /// the same order: what the write path needs to store a release's status.
 /// `known_runs` holds, by release pk, the runs (in that shape) of releases
 /// whose runs the caller has at hand; the others' are read.
+#[tracing::instrument(skip_all, fields(rows = rows.len()))]
 pub async fn load_for_status(
     conn: &mut Conn,
     rows: Vec<ReleaseRow>,

@@ -172,6 +172,7 @@ struct HealthRow {
 
 /// Health of the applications in the environments where each of these
 /// releases is the one deployed, as `(release pk, fact)`.
+#[tracing::instrument(skip_all, fields(pks = pks.len()))]
 pub async fn of_deployed(conn: &mut Conn, pks: &[i64]) -> Result<Vec<(i64, HealthFact)>, AppError> {
     if pks.is_empty() {
         return Ok(Vec::new());
@@ -222,6 +223,7 @@ pub struct DashboardRow {
 }
 
 /// Every deployment of every product, joined with its release.
+#[tracing::instrument(skip_all)]
 pub async fn dashboard(conn: &mut Conn) -> Result<Vec<DashboardRow>, AppError> {
     sqlx::query_as::<_, DashboardRow>(
         "SELECT d.product_id, d.environment, d.version, d.release_id, \

@@ -26,14 +26,20 @@ use domain::AppError;
 /// A connection, pooled or inside a transaction.
 pub type Conn = sqlx::AnyConnection;
 
-/// Maps any failure of the store to an internal error (logged, not shown).
+/// Maps any failure of the store to an internal error (logged with the
+/// place that called this, not shown to the client).
 pub trait OrInternal<T> {
+    #[track_caller]
     fn or_internal(self) -> Result<T, AppError>;
 }
 
 impl<T, E: std::fmt::Display> OrInternal<T> for Result<T, E> {
+    #[track_caller]
     fn or_internal(self) -> Result<T, AppError> {
-        self.map_err(AppError::internal)
+        match self {
+            Ok(value) => Ok(value),
+            Err(error) => Err(AppError::internal(error)),
+        }
     }
 }
 

@@ -41,6 +41,7 @@ pub async fn find_all(
 }
 
 /// The id of product `slug`, if it exists.
+#[tracing::instrument(skip_all, fields(slug = %slug))]
 pub async fn find(conn: &mut Conn, slug: &str) -> Result<Option<i64>, AppError> {
     sqlx::query_scalar::<_, i64>("SELECT id FROM products WHERE slug = $1")
         .bind(slug)
@@ -50,6 +51,7 @@ pub async fn find(conn: &mut Conn, slug: &str) -> Result<Option<i64>, AppError> 
 }
 
 /// The id of product `slug`, or 404.
+#[tracing::instrument(skip_all, fields(slug = %slug))]
 pub async fn get(conn: &mut Conn, slug: &str) -> Result<i64, AppError> {
     find(conn, slug)
         .await?
@@ -73,6 +75,7 @@ pub async fn set_last_release_id(
 }
 
 /// Every product slug with its id, by slug.
+#[tracing::instrument(skip_all)]
 pub async fn all(conn: &mut Conn) -> Result<Vec<(i64, String)>, AppError> {
     sqlx::query_as::<_, (i64, String)>("SELECT id, slug FROM products ORDER BY slug")
         .fetch_all(&mut *conn)

@@ -109,6 +109,7 @@ pub struct NewRelease<'a> {
 }
 
 /// Stores a new release, `progressing` until derived; returns its pk.
+#[tracing::instrument(skip_all)]
 pub async fn insert(conn: &mut Conn, new: NewRelease<'_>) -> Result<i64, AppError> {
     sqlx::query_scalar::<_, i64>(
         "INSERT INTO releases (product_id, id, release_key, flow, flow_name, commit_sha, \
@@ -148,6 +149,7 @@ pub struct Target {
 }
 
 /// The releases of product `slug` with any of these keys.
+#[tracing::instrument(skip_all, fields(slug = %slug, keys = keys.len()))]
 pub async fn find_keys(
     conn: &mut Conn,
     slug: &str,
@@ -171,6 +173,7 @@ pub async fn find_keys(
 }
 
 /// Release `id` of product `product_id`.
+#[tracing::instrument(skip_all, fields(product_id, id))]
 pub async fn get(
     conn: &mut Conn,
     product_id: i64,
@@ -187,6 +190,7 @@ pub async fn get(
 }
 
 /// The releases with these pks, in any order.
+#[tracing::instrument(skip_all, fields(pks = pks.len()))]
 pub async fn by_pks(conn: &mut Conn, pks: &[i64]) -> Result<Vec<ReleaseRow>, AppError> {
     if pks.is_empty() {
         return Ok(Vec::new());
@@ -229,6 +233,7 @@ const SEARCH_CANDIDATES: i64 = 2000;
 /// every release. The exact predicate applies either way, so both plans
 /// return the same rows. On PostgreSQL, trigram indexes serve the same
 /// query directly.
+#[tracing::instrument(skip_all, fields(product_id))]
 pub async fn page(
     conn: &mut Conn,
     product_id: i64,
@@ -337,6 +342,7 @@ pub async fn page(
 }
 
 /// Releases of a product with `after < id <= up_to`, newest first, at most `limit`.
+#[tracing::instrument(skip_all, fields(product_id, after, limit))]
 pub async fn range(
     conn: &mut Conn,
     product_id: i64,
@@ -361,6 +367,7 @@ pub async fn range(
 /// `updated_at`, status, who superseded it, the list item's environments,
 /// and one `release_environments` row per environment. Two statements
 /// whatever the number of releases (up to 500).
+#[tracing::instrument(skip_all)]
 pub async fn save_derived(
     conn: &mut Conn,
     releases: &[(i64, i64, &ReleaseView)],
@@ -417,6 +424,7 @@ pub async fn save_derived(
 /// `before` that succeeded there. One statement of one index seek per
 /// environment on `(product, environment, status, release)`, rather than a
 /// scan of every release of the product.
+#[tracing::instrument(skip_all, fields(product_id, environments = environments.len()))]
 pub async fn last_successful(
     conn: &mut Conn,
     product_id: i64,
@@ -447,6 +455,7 @@ pub async fn last_successful(
 }
 
 /// The newest release of each product, by product id.
+#[tracing::instrument(skip_all)]
 pub async fn latest_per_product(conn: &mut Conn) -> Result<Vec<ReleaseRow>, AppError> {
     sqlx::query_as::<_, ReleaseRow>(AssertSqlSafe(format!(
         "SELECT {COLUMNS} {FROM} WHERE r.id = p.last_release_id"

@@ -19,6 +19,7 @@ pub struct NewRestart<'a> {
 
 /// Records a restart and opens the new attempt of each of its environments;
 /// returns the restart's id.
+#[tracing::instrument(skip_all)]
 pub async fn insert(conn: &mut Conn, restart: &NewRestart<'_>) -> Result<i64, AppError> {
     let id = sqlx::query_scalar::<_, i64>(
         "INSERT INTO restarts (release_pk, attempt, environments, requested_by, token_id, \
@@ -51,6 +52,7 @@ pub async fn insert(conn: &mut Conn, restart: &NewRestart<'_>) -> Result<i64, Ap
 }
 
 /// Queues the webhook delivery of restart `restart_id`, due at once.
+#[tracing::instrument(skip_all, fields(restart_id, product_id, release_pk))]
 pub async fn enqueue(
     conn: &mut Conn,
     restart_id: i64,
@@ -120,6 +122,7 @@ impl TryFrom<RestartRow> for Restart {
 }
 
 /// The restarts of release `release_pk` with their deliveries, newest first.
+#[tracing::instrument(skip_all, fields(release_pk))]
 pub async fn of_release(conn: &mut Conn, release_pk: i64) -> Result<Vec<Restart>, AppError> {
     sqlx::query_as::<_, RestartRow>(
         "SELECT r.attempt, r.environments, r.requested_by, r.requested_at, d.state, d.attempts, \
@@ -148,6 +151,7 @@ pub struct DueDelivery {
 }
 
 /// Up to `limit` pending deliveries due at `now`, oldest due first.
+#[tracing::instrument(skip_all, fields(limit))]
 pub async fn due(conn: &mut Conn, now: i64, limit: i64) -> Result<Vec<DueDelivery>, AppError> {
     sqlx::query_as::<_, DueDelivery>(
         "SELECT id, product_id, release_pk, body, attempts, next_attempt_at \
@@ -162,6 +166,7 @@ pub async fn due(conn: &mut Conn, now: i64, limit: i64) -> Result<Vec<DueDeliver
 }
 
 /// When the next pending delivery is due, if any.
+#[tracing::instrument(skip_all)]
 pub async fn next_due(conn: &mut Conn) -> Result<Option<i64>, AppError> {
     sqlx::query_scalar::<_, Option<i64>>(
         "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE state = 'pending'",
@@ -174,6 +179,7 @@ pub async fn next_due(conn: &mut Conn) -> Result<Option<i64>, AppError> {
 /// Claims a due delivery until `lease_until`: true when this worker won it
 /// (another replica, or a crash before the outcome, can only retry after
 /// the lease).
+#[tracing::instrument(skip_all)]
 pub async fn claim(
     conn: &mut Conn,
     delivery: &DueDelivery,
@@ -204,6 +210,7 @@ pub enum Outcome<'a> {
 }
 
 /// Records the outcome of a try of delivery `id` at `now`.
+#[tracing::instrument(skip_all, fields(id))]
 pub async fn settle(
     conn: &mut Conn,
     id: i64,

@@ -146,6 +146,7 @@ impl RunWrite<'_> {
 /// Stores new runs, in the given order (which becomes their arrival
 /// order, `seq`), with multi-row INSERTs; returns `(release pk, run id,
 /// seq)` of each.
+#[tracing::instrument(skip_all, fields(runs = runs.len()))]
 pub async fn insert_all(
     conn: &mut Conn,
     runs: &[NewRun<'_>],
@@ -191,6 +192,7 @@ pub async fn insert_all(
 /// Replaces the snapshots of known runs, by seq, with multi-row UPDATEs.
 /// A run's identity (environment, phase, workflow, application), attempt
 /// and arrival seq stay.
+#[tracing::instrument(skip_all)]
 pub async fn update_all(conn: &mut Conn, runs: &[(i64, RunWrite<'_>)]) -> Result<(), AppError> {
     // `v.column1` is the seq; the snapshot columns follow.
     let set = SNAPSHOT_COLUMNS
@@ -219,6 +221,7 @@ pub async fn update_all(conn: &mut Conn, runs: &[(i64, RunWrite<'_>)]) -> Result
 
 /// Marks runs, by seq, as superseded by a release (`(seq, release id)`),
 /// which also takes them out of the supersede candidates.
+#[tracing::instrument(skip_all)]
 pub async fn supersede_all(conn: &mut Conn, runs: &[(i64, i64)]) -> Result<(), AppError> {
     for chunk in runs.chunks(CHUNK) {
         let sql = format!(
@@ -259,6 +262,7 @@ struct UnfinishedRow {
 /// The runs of `group`, in any release, that are not superseded and may
 /// still be pending or running (through the partial `runs_unfinished`
 /// index): the candidates a newer release's run supersedes.
+#[tracing::instrument(skip_all, fields(product_id))]
 pub async fn unfinished_in(
     conn: &mut Conn,
     product_id: i64,
@@ -296,6 +300,7 @@ fn status(value: &str) -> Result<RunStatus, AppError> {
 }
 
 /// Every run of these releases.
+#[tracing::instrument(skip_all, fields(pks = pks.len()))]
 pub async fn of_releases(conn: &mut Conn, pks: &[i64]) -> Result<Vec<RunRow>, AppError> {
     if pks.is_empty() {
         return Ok(Vec::new());
@@ -345,6 +350,7 @@ pub struct RunStatusFact {
 /// The runs of each release come as one JSON array, built by the database:
 /// a write reads thousands of runs, and the driver's cost is per value
 /// (about a microsecond each), not per byte.
+#[tracing::instrument(skip_all, fields(pks = pks.len()))]
 pub async fn statuses_of_releases(
     conn: &mut Conn,
     pks: &[i64],
@@ -410,6 +416,7 @@ pub async fn statuses_of_releases(
 /// The current attempt of each restarted environment of these releases,
 /// as `(release pk, environment, attempt)` (environments absent here are
 /// at attempt 1).
+#[tracing::instrument(skip_all, fields(pks = pks.len()))]
 pub async fn attempts_of(
     conn: &mut Conn,
     pks: &[i64],

@@ -5,6 +5,7 @@ use super::{Conn, OrInternal};
 use domain::AppError;
 
 /// Sets (or replaces) the webhook of a product.
+#[tracing::instrument(skip_all, fields(product_id))]
 pub async fn put(
     conn: &mut Conn,
     product_id: i64,
@@ -28,6 +29,7 @@ pub async fn put(
 }
 
 /// Removes the webhook of a product; whether there was one.
+#[tracing::instrument(skip_all, fields(product_id))]
 pub async fn delete(conn: &mut Conn, product_id: i64) -> Result<bool, AppError> {
     Ok(
         sqlx::query("DELETE FROM product_webhooks WHERE product_id = $1")
@@ -41,6 +43,7 @@ pub async fn delete(conn: &mut Conn, product_id: i64) -> Result<bool, AppError> 
 }
 
 /// The webhook URL and secret of a product, for delivery.
+#[tracing::instrument(skip_all, fields(product_id))]
 pub async fn find(conn: &mut Conn, product_id: i64) -> Result<Option<(String, String)>, AppError> {
     sqlx::query_as::<_, (String, String)>(
         "SELECT url, secret FROM product_webhooks WHERE product_id = $1",

@@ -71,7 +71,7 @@ pub async fn create_token(db: &Db, role: Role, name: &str) -> Result<String, App
     store::tokens::insert(
         &mut conn,
         name,
-        role,
+        role.as_str(),
         &hash_token(&token),
         chrono::Utc::now().timestamp_millis(),
     )
@@ -92,7 +92,16 @@ pub struct Caller {
 /// The token `token` names, if it is known.
 pub async fn find_token(db: &Db, token: &str) -> Result<Option<Caller>, AppError> {
     let mut conn = db.pool.acquire().await.or_internal()?;
-    store::tokens::find(&mut conn, &hash_token(token)).await
+    let Some(row) = store::tokens::find(&mut conn, &hash_token(token)).await? else {
+        return Ok(None);
+    };
+    let role = Role::parse(&row.role)
+        .ok_or_else(|| AppError::internal(format!("stored role {:?}", row.role)))?;
+    Ok(Some(Caller {
+        token_id: row.id,
+        name: row.name,
+        role,
+    }))
 }
 
 /// The cookie of a signed-in browser. It holds the token pasted on the

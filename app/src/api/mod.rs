@@ -11,12 +11,12 @@ pub mod restart;
 pub mod session;
 
 #[cfg(feature = "ssr")]
-pub(crate) use server::{caller, core, operator, reader, redirect, serve, set_cookie};
+pub(crate) use request::{caller, core, operator, reader, redirect, serve, set_cookie};
 
 /// The server side of the server functions: the state, the caller, and the
 /// response they shape.
 #[cfg(feature = "ssr")]
-mod server {
+mod request {
     use std::future::Future;
 
     use axum::http::header::SET_COOKIE;

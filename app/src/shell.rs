@@ -1,4 +1,5 @@
-//! The HTML document and the root component: layout, router, theme.
+//! The HTML document and the root component: layout, router, theme, live
+//! state, and what moving between pages does to focus and scrolling.
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
@@ -6,8 +7,10 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use crate::components::layout::Layout;
+use crate::components::navigation::NavigationEffects;
 use crate::components::theme::request_theme;
 use crate::components::time::provide_clock;
+use crate::live::provide_live;
 use crate::routes::login::LoginPage;
 use crate::routes::{
     dashboard::DashboardPage, not_found::NotFound, notes::NotesPage, release::ReleasePage,
@@ -28,9 +31,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="description" content="Where every release is, what failed and why." />
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
                 <HashedStylesheet options=options.clone() id="leptos" />
-                // Islands: only the interactive widgets hydrate; the pages
-                // stay server-rendered (see `crate::browser`).
-                <HydrationScripts options islands=true />
+                <HydrationScripts options />
                 <MetaTags />
             </head>
             <body>
@@ -41,21 +42,33 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 }
 
 /// The root component: everything inside `<body>`. Rendered on the server
-/// only; in the browser the islands hydrate and `crate::browser` takes over.
+/// at the URL, then hydrated: from there on the router moves between pages
+/// in the browser, and each page's data comes from its server function.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_clock();
+    provide_live();
+
+    // Tests and tools wait for this before they click.
+    #[cfg(feature = "hydrate")]
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
 
     view! {
         <Title formatter=|title: String| {
             if title.is_empty() { "Releases".to_string() } else { format!("{title} · Releases") }
         } />
         <Router>
+            <NavigationEffects />
             <Layout>
                 <Routes fallback=NotFound>
                     // Async: the whole page renders on the server before it is
-                    // sent, so deep links read fine without JavaScript.
+                    // sent, so deep links read fine without JavaScript and get
+                    // their HTTP status (404 for an unknown release).
                     <Route path=path!("/") view=DashboardPage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/products/:product") view=ReleasesPage ssr=SsrMode::Async />

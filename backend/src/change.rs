@@ -3,7 +3,8 @@
 //! stream writes, and the PostgreSQL channel on which commits are announced.
 //! A leaf: it depends on nothing else of this crate.
 
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
@@ -37,10 +38,18 @@ pub struct Rendered {
     pub data: String,
     /// The whole SSE event: `id:`, `event:` and `data:` lines.
     pub sse: Bytes,
+    /// The same event with the change of the release's page (`detail`),
+    /// for the streams that watch it; rendered once too.
+    pub detail: Option<Bytes>,
 }
 
 impl Rendered {
     pub fn new(notice: ChangeNotice) -> Arc<Rendered> {
+        Arc::new(Rendered::build(notice))
+    }
+
+    /// The change as every stream sends it, without a page change.
+    pub fn build(notice: ChangeNotice) -> Rendered {
         let mut data = serde_json::json!({
             "product": notice.product,
             "release": notice.release,
@@ -58,13 +67,99 @@ impl Rendered {
             "id: {}\nevent: {}\ndata: {data}\n\n",
             notice.id, notice.kind
         ));
-        Arc::new(Rendered {
+        Rendered {
             id: notice.id,
             kind: notice.kind,
             product: notice.product,
             release: notice.release,
             data,
             sse,
-        })
+            detail: None,
+        }
+    }
+
+    /// Adds the event that also carries `detail` (the `detail` field of its
+    /// data), for the streams that watch the release.
+    pub fn with_detail(mut self, detail: &impl serde::Serialize) -> Rendered {
+        let Ok(serde_json::Value::Object(mut data)) =
+            serde_json::from_str::<serde_json::Value>(&self.data)
+        else {
+            return self;
+        };
+        let Ok(detail) = serde_json::to_value(detail) else {
+            return self;
+        };
+        data.insert("detail".to_owned(), detail);
+        let data = serde_json::Value::Object(data);
+        self.detail = Some(Bytes::from(format!(
+            "id: {}\nevent: {}\ndata: {data}\n\n",
+            self.id, self.kind
+        )));
+        self
+    }
+
+    /// The bytes for a stream: with the page change when it watches this
+    /// release and there is one.
+    pub fn bytes_for(&self, watches: &BTreeSet<(String, i64)>) -> &Bytes {
+        match (&self.detail, self.release) {
+            (Some(detail), Some(release)) if watches.contains(&(self.product.clone(), release)) => {
+                detail
+            }
+            _ => &self.sse,
+        }
+    }
+}
+
+/// Which release pages the open streams watch (`details=`), counted per
+/// release: the tailer renders page changes for those only.
+#[derive(Debug, Default)]
+pub struct Watching {
+    counts: Mutex<HashMap<(String, i64), usize>>,
+}
+
+impl Watching {
+    /// Counts `releases` as watched until the guard is dropped.
+    pub fn watch(self: &Arc<Self>, releases: BTreeSet<(String, i64)>) -> WatchGuard {
+        {
+            let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+            for release in &releases {
+                *counts.entry(release.clone()).or_default() += 1;
+            }
+        }
+        WatchGuard {
+            watching: self.clone(),
+            releases,
+        }
+    }
+
+    /// The releases watched now.
+    pub fn watched(&self) -> HashSet<(String, i64)> {
+        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts.keys().cloned().collect()
+    }
+}
+
+/// Keeps releases watched (see `Watching::watch`).
+#[derive(Debug)]
+pub struct WatchGuard {
+    watching: Arc<Watching>,
+    releases: BTreeSet<(String, i64)>,
+}
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        let mut counts = self
+            .watching
+            .counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for release in &self.releases {
+            if let Some(count) = counts.get_mut(release) {
+                *count -= 1;
+                if *count == 0 {
+                    counts.remove(release);
+                }
+            }
+        }
     }
 }

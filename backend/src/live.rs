@@ -12,7 +12,7 @@
 //! missed from the table, then the live ones; when what it missed is older
 //! than the table keeps, it gets a `reset` event and reloads.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,10 +25,13 @@ use futures_util::{stream, Stream};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, watch};
 
-use crate::change::{ChangeNotice, Rendered, NOTIFY_CHANNEL};
+use crate::change::{ChangeNotice, Rendered, WatchGuard, NOTIFY_CHANNEL};
 use crate::db::Backend;
+use crate::read;
 use crate::state::Core;
 use crate::store::{changes, OrInternal};
+use domain::live::{PageChange, ReleasePatch};
+use domain::ReleaseView;
 
 /// How often an idle stream sends a comment, so proxies keep it open.
 const HEARTBEAT: Duration = Duration::from_secs(15);
@@ -37,16 +40,23 @@ const MAX_REPLAY: i64 = 10_000;
 /// How many changes the table keeps for replay.
 pub const RETAINED_CHANGES: i64 = 100_000;
 
+/// The most release pages one stream may watch (`details=`).
+pub const MAX_WATCHED: usize = 16;
+
 /// Which changes a stream wants.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Filter {
     pub product: Option<String>,
     pub release: Option<i64>,
+    /// The release pages (product, id) whose changes this stream receives
+    /// with the change of the page (`detail`).
+    pub details: BTreeSet<(String, i64)>,
 }
 
 impl Filter {
-    /// Reads `product` and `release` from the query; a release that is not
-    /// a number is a 400 naming the parameter.
+    /// Reads `product`, `release` and `details` (`product/id`, separated by
+    /// commas) from the query; a release that is not a number, or more than
+    /// `MAX_WATCHED` pages, is a 400 naming the parameter.
     pub fn parse(params: &BTreeMap<String, String>) -> Result<Filter, AppError> {
         let product = params.get("product").filter(|p| !p.is_empty()).cloned();
         let release = match params.get("release").filter(|r| !r.is_empty()) {
@@ -58,7 +68,37 @@ impl Filter {
                 )
             })?),
         };
-        Ok(Filter { product, release })
+        let mut details = BTreeSet::new();
+        for item in params
+            .get("details")
+            .map(String::as_str)
+            .unwrap_or_default()
+            .split(',')
+            .filter(|item| !item.is_empty())
+        {
+            let page = item
+                .rsplit_once('/')
+                .and_then(|(product, id)| Some((product.to_owned(), id.parse::<i64>().ok()?)))
+                .filter(|(product, _)| !product.is_empty())
+                .ok_or_else(|| {
+                    AppError::invalid(
+                        "details",
+                        format!("expected product/release-id pairs, got {item:?}"),
+                    )
+                })?;
+            details.insert(page);
+        }
+        if details.len() > MAX_WATCHED {
+            return Err(AppError::invalid(
+                "details",
+                format!("a stream watches at most {MAX_WATCHED} release pages"),
+            ));
+        }
+        Ok(Filter {
+            product,
+            release,
+            details,
+        })
     }
 
     fn matches(&self, notice: &Rendered) -> bool {
@@ -99,6 +139,7 @@ pub async fn subscribe(
         }
     }
     drop(conn);
+    let watch = core.watching.watch(filter.details.clone());
     Ok(stream::unfold(
         Subscriber {
             core,
@@ -107,6 +148,7 @@ pub async fn subscribe(
             live,
             shutdown,
             last_write: Instant::now(),
+            _watch: watch,
         },
         next_frame,
     ))
@@ -123,6 +165,8 @@ struct Subscriber {
     core: Core,
     filter: Filter,
     cursor: Cursor,
+    /// Counts this stream's watched pages while it is open.
+    _watch: WatchGuard,
     live: broadcast::Receiver<Arc<Rendered>>,
     shutdown: watch::Receiver<bool>,
     /// When the stream last wrote anything: the heartbeat is due
@@ -245,13 +289,15 @@ impl Subscriber {
                 wanted.push(notice);
             }
         }
+        let details = &self.filter.details;
         match wanted.as_slice() {
             [] => None,
-            [one] => Some(one.sse.clone()),
+            [one] => Some(one.bytes_for(details).clone()),
             many => {
-                let mut frame = Vec::with_capacity(many.iter().map(|n| n.sse.len()).sum());
-                for notice in many {
-                    frame.extend_from_slice(&notice.sse);
+                let bytes: Vec<&Bytes> = many.iter().map(|n| n.bytes_for(details)).collect();
+                let mut frame = Vec::with_capacity(bytes.iter().map(|b| b.len()).sum());
+                for part in bytes {
+                    frame.extend_from_slice(part);
                 }
                 Some(Bytes::from(frame))
             }
@@ -325,6 +371,7 @@ impl Tailer {
             mut listener,
         } = self;
         let mut shutdown = core.shutdown.subscribe();
+        let mut pages = Pages::default();
         let mut pruned_at = Instant::now();
         let mut last_read = tokio::time::Instant::now();
         loop {
@@ -356,10 +403,12 @@ impl Tailer {
                 match changes::since(&mut conn, position, 1000).await {
                     Ok(rows) if rows.is_empty() => break,
                     Ok(rows) => {
-                        for notice in rows {
-                            position = notice.id;
+                        if let Some(last) = rows.last() {
+                            position = last.id;
+                        }
+                        for rendered in pages.render(&core, rows).await {
                             // Nobody listening is not an error.
-                            let _ = core.changes.send(Rendered::new(notice));
+                            let _ = core.changes.send(Arc::new(rendered));
                         }
                     }
                     Err(_) => break,
@@ -372,6 +421,73 @@ impl Tailer {
                 }
             }
         }
+    }
+}
+
+/// The release pages the streams watch, as the tailer last sent them:
+/// the base of the next patch of each.
+#[derive(Default)]
+struct Pages {
+    sent: HashMap<(String, i64), (i64, ReleaseView)>,
+}
+
+impl Pages {
+    /// Renders a batch of changes for every stream, adding to the last
+    /// change of each watched release in the batch the change of its page
+    /// (read once here, however many streams watch it).
+    async fn render(&mut self, core: &Core, notices: Vec<ChangeNotice>) -> Vec<Rendered> {
+        let watched = core.watching.watched();
+        self.sent.retain(|release, _| watched.contains(release));
+        let rendered: Vec<Rendered> = notices.into_iter().map(Rendered::build).collect();
+        let mut last: HashMap<(String, i64), usize> = HashMap::new();
+        for (index, change) in rendered.iter().enumerate() {
+            if let (Some(release), "release") = (change.release, change.kind.as_str()) {
+                let key = (change.product.clone(), release);
+                if watched.contains(&key) {
+                    last.insert(key, index);
+                }
+            }
+        }
+        let mut changes: HashMap<usize, PageChange> = HashMap::new();
+        for (release, index) in last {
+            if let Some(change) = self.change(core, &release).await {
+                changes.insert(index, change);
+            }
+        }
+        rendered
+            .into_iter()
+            .enumerate()
+            .map(|(index, change)| match changes.get(&index) {
+                Some(page) => change.with_detail(page),
+                None => change,
+            })
+            .collect()
+    }
+
+    /// The change of `release`'s page since it was last sent: a patch from
+    /// that state, the whole page when none was sent, or `None` when it has
+    /// not changed (or cannot be read now: the page then catches up with a
+    /// later change, or fetches itself).
+    async fn change(&mut self, core: &Core, release: &(String, i64)) -> Option<PageChange> {
+        let page = match read::release_page(core, &release.0, release.1).await {
+            Ok(page) => page,
+            Err(error) => {
+                tracing::debug!(%error, product = %release.0, release = release.1, "cannot read a watched page");
+                return None;
+            }
+        };
+        let change = match self.sent.get(release) {
+            Some((base, _)) if *base == page.as_of => return None,
+            Some((base, old)) if *base < page.as_of => {
+                match ReleasePatch::between(old, &page.view, *base, page.as_of) {
+                    Some(patch) => PageChange::Patch(patch),
+                    None => PageChange::Full(page.clone()),
+                }
+            }
+            _ => PageChange::Full(page.clone()),
+        };
+        self.sent.insert(release.clone(), (page.as_of, page.view));
+        Some(change)
     }
 }
 

@@ -4,30 +4,44 @@
 
 use std::collections::HashMap;
 
-use domain::AppError;
-use domain::{derive_release, EnvStatus, ReleaseStatus, ReleaseView};
+use domain::live::{AsOf, LivePage};
+use domain::notes;
 use domain::{
-    EnvNotes, EnvOverview, NoteChanges, ProductList, ProductOverview, ReleaseNotes, ReleasePage,
-    ReleaseQuery, ReleaseRef,
+    derive_release, AppError, EnvNotes, EnvOverview, ErrorView, NoteChanges, ProductList,
+    ProductOverview, ReleaseNotes, ReleasePage, ReleaseQuery, ReleaseRef, ReleaseStatus,
+    ReleaseView,
 };
 
 use crate::state::Core;
 use crate::store::releases::PageFilter;
 use crate::store::{self, Conn, OrInternal};
-use domain::notes;
 
 /// The environments dashboard: every product with, per environment, the
 /// version there, the release deployed there and its status. Three queries
 /// whatever the number of products.
 pub async fn list_products(core: &Core) -> Result<ProductList, AppError> {
     let mut conn = core.db.pool.acquire().await.or_internal()?;
-    let products = store::products::all(&mut conn).await?;
+    products(&mut conn).await
+}
+
+/// `list_products` for a live page: read in one snapshot with the id of
+/// the last change it includes.
+pub async fn list_products_live(core: &Core) -> Result<AsOf<ProductList>, AppError> {
+    let mut tx = store::begin_read(&core.db).await?;
+    let read_at = store::changes::newest(&mut tx).await?;
+    let data = products(&mut tx).await?;
+    tx.commit().await.or_internal()?;
+    Ok(AsOf { read_at, data })
+}
+
+async fn products(conn: &mut Conn) -> Result<ProductList, AppError> {
+    let products = store::products::all(&mut *conn).await?;
     let mut latest: HashMap<i64, store::releases::ReleaseRow> = HashMap::new();
-    for row in store::releases::latest_per_product(&mut conn).await? {
+    for row in store::releases::latest_per_product(&mut *conn).await? {
         latest.insert(row.product_id, row);
     }
     let mut deployments: HashMap<i64, Vec<store::health::DashboardRow>> = HashMap::new();
-    for row in store::health::dashboard(&mut conn).await? {
+    for row in store::health::dashboard(&mut *conn).await? {
         deployments.entry(row.product_id).or_default().push(row);
     }
 
@@ -61,16 +75,7 @@ pub async fn list_products(core: &Core) -> Result<ProductList, AppError> {
                         status: None,
                     });
                 };
-                Ok(EnvOverview {
-                    version: row.version.clone(),
-                    release: Some(ReleaseRef {
-                        id: row.release_id,
-                        key: row.release_key.clone(),
-                        status: parse_release_status(&row.release_status)?,
-                    }),
-                    status: row.env_status.as_deref().and_then(EnvStatus::parse),
-                    name,
-                })
+                row.cell()
             })
             .collect::<Result<Vec<_>, AppError>>()?;
         list.push(ProductOverview {
@@ -90,11 +95,6 @@ pub async fn list_products(core: &Core) -> Result<ProductList, AppError> {
     Ok(ProductList { products: list })
 }
 
-fn parse_release_status(status: &str) -> Result<ReleaseStatus, AppError> {
-    ReleaseStatus::parse(status)
-        .ok_or_else(|| AppError::internal(format!("stored status {status:?}")))
-}
-
 /// Default and largest page size of the releases list.
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 200;
@@ -108,10 +108,33 @@ pub async fn list_releases(
 ) -> Result<ReleasePage, AppError> {
     let filter = page_filter(query)?;
     let mut conn = core.db.pool.acquire().await.or_internal()?;
-    let product_id = store::products::get(&mut conn, product).await?;
+    releases(&mut conn, product, &filter).await
+}
+
+/// `list_releases` for a live page: read in one snapshot with the id of
+/// the last change it includes.
+pub async fn list_releases_live(
+    core: &Core,
+    product: &str,
+    query: &ReleaseQuery,
+) -> Result<AsOf<ReleasePage>, AppError> {
+    let filter = page_filter(query)?;
+    let mut tx = store::begin_read(&core.db).await?;
+    let read_at = store::changes::newest(&mut tx).await?;
+    let data = releases(&mut tx, product, &filter).await?;
+    tx.commit().await.or_internal()?;
+    Ok(AsOf { read_at, data })
+}
+
+async fn releases(
+    conn: &mut Conn,
+    product: &str,
+    filter: &PageFilter,
+) -> Result<ReleasePage, AppError> {
+    let product_id = store::products::get(&mut *conn, product).await?;
     let mut fetch = filter.clone();
     fetch.limit = filter.limit + 1;
-    let mut rows = store::releases::page(&mut conn, product_id, &fetch).await?;
+    let mut rows = store::releases::page(&mut *conn, product_id, &fetch).await?;
     let more = rows.len() > filter.limit as usize;
     rows.truncate(filter.limit as usize);
     let next_cursor = if more {
@@ -197,15 +220,52 @@ fn decode_cursor(cursor: &str) -> Option<i64> {
 /// 404 when either is unknown.
 pub async fn release_detail(core: &Core, product: &str, id: i64) -> Result<ReleaseView, AppError> {
     let mut conn = core.db.pool.acquire().await.or_internal()?;
-    let row = release_row(&mut conn, product, id).await?;
-    let pk = row.pk;
-    let facts = store::facts::load(&mut conn, vec![row]).await?;
+    release(&mut conn, product, id).await.map(|(view, _)| view)
+}
+
+/// The release page of release `id` (`ReleaseView::for_page`), read in one
+/// snapshot with the id of its last change and of the last change of all;
+/// 404 when unknown.
+pub async fn release_page(core: &Core, product: &str, id: i64) -> Result<LivePage, AppError> {
+    let mut tx = store::begin_read(&core.db).await?;
+    let read_at = store::changes::newest(&mut tx).await?;
+    let (view, as_of) = release(&mut tx, product, id).await?;
+    tx.commit().await.or_internal()?;
+    Ok(LivePage {
+        as_of,
+        read_at,
+        view: view.for_page(),
+    })
+}
+
+/// Error `error` of release `id`, whole (with the logs, manifest and
+/// details the page leaves out); 404 when any of them is unknown.
+pub async fn error_detail(
+    core: &Core,
+    product: &str,
+    id: i64,
+    error: &str,
+) -> Result<ErrorView, AppError> {
+    let mut conn = core.db.pool.acquire().await.or_internal()?;
+    let (view, _) = release(&mut conn, product, id).await?;
+    view.environments
+        .into_iter()
+        .flat_map(|env| env.errors)
+        .find(|e| e.id == error)
+        .ok_or_else(|| AppError::not_found(format!("release {id} has no error {error:?}")))
+}
+
+/// Release `id` with every derived status, and the id of its last change.
+async fn release(conn: &mut Conn, product: &str, id: i64) -> Result<(ReleaseView, i64), AppError> {
+    let row = release_row(&mut *conn, product, id).await?;
+    let (pk, last_change_id) = (row.pk, row.last_change_id);
+    let facts = store::facts::load(&mut *conn, vec![row]).await?;
     let mut view = facts
         .first()
         .map(derive_release)
         .ok_or_else(|| AppError::internal("release facts vanished"))?;
-    view.restarts = store::restarts::of_release(&mut conn, pk).await?;
-    Ok(view)
+    view.restarts = store::restarts::of_release(&mut *conn, pk).await?;
+    Ok((view, last_change_id))
 }
 
 async fn release_row(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::{broadcast, watch, Mutex, Notify};
 
-use crate::change::Rendered;
+use crate::change::{Rendered, Watching};
 use crate::db::{Backend, Db};
 use domain::RestartRequested;
 
@@ -48,6 +48,8 @@ pub struct Core {
     /// the webhook sends; in-process consumers (the demo's simulated
     /// orchestrator) subscribe here.
     pub restarts: broadcast::Sender<RestartRequested>,
+    /// The release pages the open live streams watch.
+    pub watching: Arc<Watching>,
 }
 
 impl Core {
@@ -64,6 +66,7 @@ impl Core {
             write_lock: Arc::new(Mutex::new(())),
             outbox: Arc::new(Notify::new()),
             restarts: broadcast::channel(RESTART_CHANNEL_CAPACITY).0,
+            watching: Arc::new(Watching::default()),
         }
     }
 

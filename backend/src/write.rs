@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use tokio::sync::MutexGuard;
 
-use domain::AppError;
-use domain::{derive_release, ReleaseView, RunFact};
+use domain::live::{EnvironmentChanged, ReleaseChanged};
+use domain::{derive_release, AppError, ReleaseView, RunFact};
 
 use crate::db::Backend;
 use crate::state::Core;
@@ -36,10 +36,10 @@ pub(crate) struct Changed {
     /// touched them (`i64::MIN`: leave `updated_at` as it is).
     pub touched: BTreeMap<i64, i64>,
     /// Environments promoted to a version, or whose application health
-    /// changed: (product, environment) → the release deployed there. Each
-    /// is one `environment` change (a release's creation is its `release`
-    /// change).
-    pub environments: BTreeMap<(String, String), Option<i64>>,
+    /// changed: (product, environment) → (product id, the release deployed
+    /// there). Each is one `environment` change (a release's creation is
+    /// its `release` change).
+    pub environments: BTreeMap<(String, String), (i64, Option<i64>)>,
     /// The runs of some touched releases, as status derivation reads them
     /// (`ReleaseFacts::for_status`), when the write has them at hand; the
     /// others' are read from the store.
@@ -98,6 +98,7 @@ impl<'a> Write<'a> {
             })
             .collect();
 
+        let mut views: Vec<(i64, i64, ReleaseView)> = Vec::new();
         if !changed.touched.is_empty() {
             let pks: Vec<i64> = changed.touched.keys().copied().collect();
             let mut rows = store::releases::by_pks(conn, &pks).await?;
@@ -111,36 +112,68 @@ impl<'a> Write<'a> {
             }
             let places: Vec<(i64, i64)> = rows.iter().map(|r| (r.pk, r.product_id)).collect();
             let facts = store::facts::load_for_status(conn, rows, changed.known_runs).await?;
-            let views: Vec<ReleaseView> = facts.iter().map(derive_release).collect();
-            let derived: Vec<(i64, i64, &ReleaseView)> = places
-                .iter()
-                .zip(&views)
-                .map(|(&(pk, product_id), view)| (pk, product_id, view))
+            views = places
+                .into_iter()
+                .zip(facts.iter().map(derive_release))
+                .map(|((pk, product_id), view)| (pk, product_id, view))
                 .collect();
-            store::releases::save_derived(conn, &derived).await?;
-            changes.extend(views.iter().map(|view| NewChange {
-                kind: "release",
-                product: view.product.clone(),
-                release: Some(view.id),
-                summary: change_summary(view),
+            changes.extend(views.iter().map(|(_, _, view)| {
+                NewChange {
+                    kind: "release",
+                    product: view.product.clone(),
+                    release: Some(view.id),
+                    summary: serde_json::to_value(ReleaseChanged::of(view))
+                        .unwrap_or(serde_json::Value::Null),
+                }
             }));
         }
+        if !changes.is_empty() {
+            let ids: HashMap<(String, i64), i64> = store::changes::append_all(conn, &changes, now)
+                .await?
+                .into_iter()
+                .map(|(product, release, id)| ((product, release), id))
+                .collect();
+            let derived = views
+                .iter()
+                .map(|(pk, product_id, view)| {
+                    let change_id = ids
+                        .get(&(view.product.clone(), view.id))
+                        .copied()
+                        .ok_or_else(|| AppError::internal("a release change has no id"))?;
+                    Ok(store::releases::Derived {
+                        pk: *pk,
+                        product_id: *product_id,
+                        view,
+                        change_id,
+                    })
+                })
+                .collect::<Result<Vec<_>, AppError>>()?;
+            store::releases::save_derived(conn, &derived).await?;
+            self.changed = true;
+        }
 
-        for ((product, environment), &release) in &changed.environments {
-            changes.push(NewChange {
+        // After the releases: a cell names the status of the release there.
+        let mut environments = Vec::with_capacity(changed.environments.len());
+        for ((product, environment), &(product_id, release)) in &changed.environments {
+            let cell = store::health::cell(conn, product_id, environment)
+                .await?
+                .map(|row| row.cell())
+                .transpose()?;
+            let summary = EnvironmentChanged {
+                product: product.clone(),
+                environment: environment.clone(),
+                release,
+                cell,
+            };
+            environments.push(NewChange {
                 kind: "environment",
                 product: product.clone(),
                 release,
-                summary: serde_json::json!({
-                    "product": product,
-                    "environment": environment,
-                    "release": release,
-                }),
+                summary: serde_json::to_value(summary).unwrap_or(serde_json::Value::Null),
             });
         }
-
-        if !changes.is_empty() {
-            store::changes::append_all(conn, &changes, now).await?;
+        if !environments.is_empty() {
+            store::changes::append_all(conn, &environments, now).await?;
             self.changed = true;
         }
         Ok(())
@@ -162,19 +195,4 @@ impl<'a> Write<'a> {
         }
         Ok(())
     }
-}
-
-/// The small JSON summary of a changed release that live clients receive.
-fn change_summary(view: &ReleaseView) -> serde_json::Value {
-    let summary = view.summary();
-    serde_json::json!({
-        "product": view.product,
-        "id": view.id,
-        "key": view.key,
-        "status": view.status,
-        "superseded_by": view.superseded_by,
-        "updated_at": view.updated_at,
-        "counts": view.counts,
-        "environments": summary.environments,
-    })
 }

@@ -1690,4 +1690,31 @@ mod tests {
             prop_assert_eq!(derive_release(&facts), derive_release(&reordered));
         }
     }
+
+    proptest! {
+        /// A live patch between any two states of a release's page brings
+        /// the older to the newer, facts arriving or (a restart) leaving.
+        #[test]
+        fn a_patch_brings_a_page_from_one_state_to_another(
+            facts in arb_facts(),
+            cut in any::<proptest::sample::Index>(),
+            promotions in any::<bool>(),
+        ) {
+            let mut earlier = facts.clone();
+            let keep = cut.index(facts.runs.len() + 1);
+            earlier.runs.truncate(keep);
+            if promotions {
+                earlier.promotions.clear();
+                earlier.git_errors.clear();
+            }
+            let (a, b) = (derive_release(&earlier), derive_release(&facts));
+            for (old, new) in [(&a, &b), (&b, &a)] {
+                let patch = crate::live::ReleasePatch::between(old, new, 1, 2)
+                    .expect("the same release");
+                let mut patched = old.clone();
+                patched.apply(&patch);
+                prop_assert_eq!(&patched, new);
+            }
+        }
+    }
 }

@@ -15,6 +15,7 @@ pub mod facts;
 pub mod flow;
 pub mod ingest;
 pub mod layout;
+pub mod live;
 pub mod notes;
 pub mod restart;
 pub mod status;

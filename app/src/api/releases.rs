@@ -1,18 +1,20 @@
-//! Releases: the releases table and the release page.
+//! Releases: the releases table, the release page and an error's detail.
 
-use domain::{AppError, ReleasePage, ReleaseView};
+use domain::live::{AsOf, LivePage};
+use domain::{AppError, ErrorView, ReleasePage};
 use leptos::prelude::*;
 
 /// One page of `product`'s releases, newest first, filtered by `status`
-/// (comma-separated) and the search `q`, after `cursor`. Fails with 404 for
-/// an unknown product and 400 for a malformed filter or cursor.
+/// (comma-separated) and the search `q`, after `cursor`, with the id of the
+/// last change it includes. Fails with 404 for an unknown product and 400
+/// for a malformed filter or cursor.
 #[server(endpoint = "list_releases")]
 pub async fn list_releases(
     product: String,
     status: Option<String>,
     q: Option<String>,
     cursor: Option<String>,
-) -> Result<ReleasePage, AppError> {
+) -> Result<AsOf<ReleasePage>, AppError> {
     super::serve(async move {
         let core = super::reader().await?;
         let query = domain::ReleaseQuery {
@@ -21,17 +23,30 @@ pub async fn list_releases(
             cursor,
             limit: None,
         };
-        backend::read::list_releases(&core, &product, &query).await
+        backend::read::list_releases_live(&core, &product, &query).await
     })
     .await
 }
 
-/// Release `id` of `product` with every derived status. 404 when unknown.
+/// The page of release `id` of `product`: every derived status, without
+/// the errors' logs, manifests and details (`get_error` has them), as of
+/// its last change. 404 when unknown.
 #[server(endpoint = "get_release")]
-pub async fn get_release(product: String, id: i64) -> Result<ReleaseView, AppError> {
+pub async fn get_release(product: String, id: i64) -> Result<LivePage, AppError> {
     super::serve(async move {
         let core = super::reader().await?;
-        backend::read::release_detail(&core, &product, id).await
+        backend::read::release_page(&core, &product, id).await
+    })
+    .await
+}
+
+/// Error `error` of release `id` of `product`, whole: what the open error
+/// panel shows. 404 when any of them is unknown.
+#[server(endpoint = "get_error")]
+pub async fn get_error(product: String, id: i64, error: String) -> Result<ErrorView, AppError> {
+    super::serve(async move {
+        let core = super::reader().await?;
+        backend::read::error_detail(&core, &product, id, &error).await
     })
     .await
 }

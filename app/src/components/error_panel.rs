@@ -1,49 +1,115 @@
 //! The open error of an environment (`?env=…&error=…`): its description,
 //! the step's logs (starting at the end, with a copy button), the workflow
 //! manifest and the links out — rendered on the server, so a deep link shows
-//! it on first load.
+//! it on first load. The logs and manifest come from `get_error`, not with
+//! the release page (which would carry every error's).
 
 use leptos::prelude::*;
 
+use crate::api::releases::get_error;
 use crate::components::status::{kind_word, ErrorKindIcon, StatusBadge};
 use crate::components::time::format_absolute;
 use crate::components::url::release_path;
 use domain::{ErrorKind, ErrorView};
 
+/// The open error: what the release page knows of it (`summary`, which
+/// the live stream keeps current), and its logs, manifest and details,
+/// fetched for it (again when it changes).
 #[component]
-pub fn ErrorPanel(product: String, error: ErrorView, close_href: String) -> impl IntoView {
-    let kind = error.kind;
-    let fact = |label: &'static str, value: Option<String>| {
-        value.map(|value| view! { <div><dt>{label}</dt><dd>{value}</dd></div> })
-    };
-    let facts = view! {
-        <dl class="facts">
-            {fact("Environment", Some(error.environment.clone()))}
-            {fact("Application", error.application.clone())}
-            {fact("Workflow", error.workflow.clone())}
-            {fact("Phase", error.phase.map(|p| p.as_str().to_owned()))}
-            {fact("Step", error.step.clone())}
-            {fact("Run", error.run_id.clone())}
-            {fact("Operation", error.operation.clone())}
-            {fact("Repository", error.repo.clone())}
-            {fact("Time", error.time.map(format_absolute))}
-            {error.status.map(|s| view! { <div><dt>"Status"</dt><dd><StatusBadge status=s /></dd></div> })}
-            {error.health.map(|h| view! { <div><dt>"Health"</dt><dd><StatusBadge status=h /></dd></div> })}
-            {error.superseded_by.map(|by| view! {
-                <div>
-                    <dt>"Superseded by"</dt>
-                    <dd><a href=release_path(&product, by) data-testid="superseded-by">{format!("release #{by}")}</a></dd>
-                </div>
-            })}
-        </dl>
-    };
-    let link = error.url.clone().map(|url| {
-        let text = match kind {
-            ErrorKind::Application => "Open the application ↗",
-            _ => "Open the workflow in the orchestrator ↗",
-        };
-        view! { <a class="btn" href=url rel="noopener" target="_blank" data-testid="error-link">{text}</a> }
+pub fn ErrorPanel(
+    product: String,
+    release: i64,
+    summary: Memo<Option<ErrorView>>,
+    close_href: String,
+) -> impl IntoView {
+    let (id, kind) = summary.with_untracked(|e| {
+        e.as_ref()
+            .map(|e| (e.id.clone(), e.kind))
+            .unwrap_or_else(|| (String::new(), ErrorKind::Workflow))
     });
+    // A new version of the error (its message or time) is fetched again.
+    let version = Memo::new(move |_| {
+        summary.with(|e| e.as_ref().map(|e| (e.message.clone(), e.time, e.status)))
+    });
+    let detail = Resource::new(
+        {
+            let product = product.clone();
+            let id = id.clone();
+            move || (product.clone(), release, id.clone(), version.get())
+        },
+        |(product, release, id, _)| get_error(product, release, id),
+    );
+    let facts = move || {
+        summary.get().map(|error| {
+            let fact = |label: &'static str, value: Option<String>| {
+                value.map(|value| view! { <div><dt>{label}</dt><dd>{value}</dd></div> })
+            };
+            let product = product.clone();
+            view! {
+                <p class="error-panel__message" data-testid="error-message">{error.message.clone()}</p>
+                <dl class="facts">
+                    {fact("Environment", Some(error.environment.clone()))}
+                    {fact("Application", error.application.clone())}
+                    {fact("Workflow", error.workflow.clone())}
+                    {fact("Phase", error.phase.map(|p| p.as_str().to_owned()))}
+                    {fact("Step", error.step.clone())}
+                    {fact("Run", error.run_id.clone())}
+                    {fact("Operation", error.operation.clone())}
+                    {fact("Repository", error.repo.clone())}
+                    {fact("Time", error.time.map(format_absolute))}
+                    {error.status.map(|s| view! { <div><dt>"Status"</dt><dd><StatusBadge status=s /></dd></div> })}
+                    {error.health.map(|h| view! { <div><dt>"Health"</dt><dd><StatusBadge status=h /></dd></div> })}
+                    {error.superseded_by.map(|by| view! {
+                        <div>
+                            <dt>"Superseded by"</dt>
+                            <dd><a href=release_path(&product, by) data-testid="superseded-by">{format!("release #{by}")}</a></dd>
+                        </div>
+                    })}
+                </dl>
+                {error.url.clone().map(|url| {
+                    let text = match error.kind {
+                        ErrorKind::Application => "Open the application ↗",
+                        _ => "Open the workflow in the orchestrator ↗",
+                    };
+                    view! { <a class="btn" href=url rel="noopener" target="_blank" data-testid="error-link">{text}</a> }
+                })}
+            }
+        })
+    };
+    let loading = || view! { <p class="muted" role="status">"Loading the logs…"</p> };
+    let body = move || {
+        Suspend::new(async move {
+            match detail.await {
+                Ok(error) => view! { <ErrorDetail error=error /> }.into_any(),
+                Err(error) => view! {
+                    <p class="form-error" role="alert">{format!("The logs could not be loaded: {error}")}</p>
+                }
+                .into_any(),
+            }
+        })
+    };
+    view! {
+        <section class="error-panel card" id="error-panel" aria-labelledby="error-panel-title"
+            data-testid="error-panel" data-error-id=id.clone()
+            data-kind=format!("{kind:?}").to_lowercase()>
+            <header class="error-panel__header">
+                <h3 id="error-panel-title">
+                    <ErrorKindIcon kind=kind />
+                    {kind_word(kind)}
+                </h3>
+                <a class="btn btn--ghost" href=close_href data-noscroll="true" data-testid="error-close">
+                    "Close"
+                </a>
+            </header>
+            {facts}
+            <Transition fallback=loading>{body}</Transition>
+        </section>
+    }
+}
+
+/// The logs, details and manifest of an error.
+#[component]
+fn ErrorDetail(error: ErrorView) -> impl IntoView {
     let logs = error.logs.clone().map(|logs| {
         let heading = match &error.step {
             Some(step) => format!("Logs of step {step}"),
@@ -79,32 +145,12 @@ pub fn ErrorPanel(product: String, error: ErrorView, close_href: String) -> impl
             </div>
         }
     });
-    view! {
-        <section class="error-panel card" id="error-panel" aria-labelledby="error-panel-title"
-            data-testid="error-panel" data-error-id=error.id.clone() data-key=error.id.clone()
-            data-kind=format!("{kind:?}").to_lowercase()>
-            <header class="error-panel__header">
-                <h3 id="error-panel-title">
-                    <ErrorKindIcon kind=kind />
-                    {kind_word(kind)}
-                </h3>
-                <a class="btn btn--ghost" href=close_href data-noscroll="true" data-testid="error-close">
-                    "Close"
-                </a>
-            </header>
-            <p class="error-panel__message" data-testid="error-message">{error.message.clone()}</p>
-            {facts}
-            {link}
-            {logs}
-            {details}
-            {manifest}
-        </section>
-    }
+    view! { {logs} {details} {manifest} }
 }
 
-/// Copies the text of the element with id `target` to the clipboard. An
-/// island, shown only once the page is interactive.
-#[island]
+/// Copies the text of the element with id `target` to the clipboard;
+/// shown only once the page is interactive.
+#[component]
 pub fn CopyButton(target: String, label: String) -> impl IntoView {
     let interactive = RwSignal::new(false);
     Effect::new(move |_| interactive.set(true));

@@ -1,8 +1,8 @@
 //! The promotion-flow graph of the release page: the shared layout
-//! (`domain::layout`) drawn as SVG on the server. Every node is a link to
-//! `?env=<name>`, so selection works without JavaScript; with it, clicks
-//! and Enter select in place (`crate::browser`), the arrow keys move
-//! between nodes, and the zoom buttons work (the `GraphFrame` island).
+//! (`domain::layout`) drawn as SVG, the same on the server and in the
+//! browser. Every node is a link to `?env=<name>`, so selection works
+//! without JavaScript; in the browser the router follows it in place, the
+//! arrow keys move between nodes, and the zoom buttons work.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -11,24 +11,6 @@ use crate::components::status::{glyph, StatusWord};
 use crate::components::url::with_query;
 use domain::layout::{layout_dag, Layout};
 use domain::{EnvStatus, EnvView, ReleaseView};
-
-/// The layout of a release's flow snapshot: environments in flow order,
-/// edges as listed (unknown names are dropped).
-pub fn release_layout(release: &ReleaseView) -> Layout {
-    let names: Vec<String> = release
-        .environments
-        .iter()
-        .map(|env| env.name.clone())
-        .collect();
-    let position = |name: &str| names.iter().position(|n| n == name);
-    let edges: Vec<(usize, usize)> = release
-        .flow
-        .edges
-        .iter()
-        .filter_map(|[from, to]| Some((position(from)?, position(to)?)))
-        .collect();
-    layout_dag(&names, &edges)
-}
 
 /// An arrow key's direction in the graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,8 +38,7 @@ impl Direction {
 }
 
 /// What the keyboard needs of a layout: where each node is (in layout
-/// order, so index `i` is `graph-node-i`) and the edges. Sent to the
-/// browser as the graph island's props.
+/// order, so index `i` is `graph-node-i`) and the edges.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GraphNav {
     pub nodes: Vec<NavNode>,
@@ -181,120 +162,181 @@ pub fn node_summary(env: &EnvView) -> String {
 const MIN_FIT_SCALE: f64 = 0.6;
 const ZOOM_STEP: f64 = 1.25;
 
-/// The SVG promotion-flow graph, rendered on the server. `selected` is the
-/// environment shown below it. Every node is a link to `?env=<name>`;
-/// zoom and the arrow keys come with the `GraphFrame` island around it.
+/// The shape of a release's flow: what the layout depends on. A status
+/// change keeps the shape, so the graph is not laid out again.
+#[derive(Debug, Clone, PartialEq)]
+struct Shape {
+    names: Vec<String>,
+    edges: Vec<[String; 2]>,
+}
+
+/// The SVG promotion-flow graph. `selected` is the environment shown below
+/// it. Every node is a link to `?env=<name>`, so selection works without
+/// JavaScript; in the browser the router follows it without fetching the
+/// release again, the arrow keys move between nodes, and zoom and fit work.
+/// Laid out again only when the flow's shape changes; a node's status,
+/// version and errors follow the release as it changes.
 #[component]
-pub fn PromotionGraph(release: ReleaseView, selected: Option<String>) -> impl IntoView {
-    let layout = release_layout(&release);
-    let width = layout.width;
-    let height = layout.height;
-    let path = crate::components::url::release_path(&release.product, release.id);
-
-    let edges = layout
-        .edges
-        .iter()
-        .map(|edge| {
-            let done = release
-                .env(&edge.from)
-                .is_some_and(|env| env.status == EnvStatus::Successful);
-            let class = if done { "edge edge--done" } else { "edge" };
-            view! {
-                <path class=class d=edge.d.clone() marker-end="url(#graph-arrow)"
-                    data-from=edge.from.clone() data-to=edge.to.clone() />
-            }
+pub fn PromotionGraph(
+    #[prop(into)] release: Signal<ReleaseView>,
+    #[prop(into)] selected: Signal<Option<String>>,
+) -> impl IntoView {
+    let shape = Memo::new(move |_| {
+        release.with(|r| Shape {
+            names: r.environments.iter().map(|e| e.name.clone()).collect(),
+            edges: r.flow.edges.clone(),
         })
-        .collect_view();
+    });
+    let layout = Memo::new(move |_| {
+        shape.with(|shape| {
+            let position = |name: &str| shape.names.iter().position(|n| n == name);
+            let edges: Vec<(usize, usize)> = shape
+                .edges
+                .iter()
+                .filter_map(|[from, to]| Some((position(from)?, position(to)?)))
+                .collect();
+            layout_dag(&shape.names, &edges)
+        })
+    });
+    let path = release.with_untracked(|r| crate::components::url::release_path(&r.product, r.id));
+    let flow = release.with_untracked(|r| r.flow.name.clone());
 
-    let nodes = layout
-        .nodes
-        .iter()
-        .enumerate()
-        .filter_map(|(index, node)| {
-            let env = release.env(&node.name)?.clone();
-            let name = env.name.clone();
-            let key = env.status.key();
-            let (x, y, w, h) = (node.x, node.y, node.w, node.h);
-            let is_selected = selected.as_deref() == Some(name.as_str());
-            let href = with_query(&path, &[("env", Some(&name))]);
-            let title = node_summary(&env);
-            let label = title.clone();
-            let version = ellipsize(&version_text(&env), 26);
-            let inherited = env.version_inherited;
-            let errors = env.errors.len();
-            let class = if is_selected {
-                format!("node node--{key} node--selected")
-            } else {
-                format!("node node--{key}")
-            };
-            Some(view! {
-                <g class="node-wrap">
-                    <a
-                        href=href
-                        id=format!("graph-node-{index}")
-                        class=class
-                        data-testid="graph-node"
-                        data-noscroll="true"
-                        data-env=name.clone()
-                        data-status=key
-                        aria-label=label
-                        aria-current=is_selected.then_some("true")
-                    >
-                        <title>{title}</title>
-                        <rect class="node__box" x=x y=y width=w height=h rx="10" />
-                        <rect class="node__bar" x=x y=y width="5" height=h rx="2" />
-                        <text class="node__name" x={x + 16.0} y={y + 24.0}>{ellipsize(&name, 22)}</text>
-                        {(errors > 0).then(|| view! {
-                            <text class="node__errors" x={x + w - 12.0} y={y + 24.0} text-anchor="end">
-                                {format!("{errors} ⚠")}
-                            </text>
-                        })}
-                        <svg class=format!("status-icon status--{key}") x={x + 16.0} y={y + 33.0}
-                            width="16" height="16" viewBox="0 0 16 16">
-                            {glyph(key)}
-                        </svg>
-                        <text class=format!("node__status status--{key}") x={x + 38.0} y={y + 46.0}>
-                            {env.status.word()}
-                        </text>
-                        <text class="node__version" class:node__version--inherited=inherited
-                            x={x + 16.0} y={y + 63.0}>{version}</text>
-                    </a>
-                </g>
+    let graph = move || {
+        let flow = flow.clone();
+        let path = path.clone();
+        let layout = layout.get();
+        let (width, height) = (layout.width, layout.height);
+        let edges = layout
+            .edges
+            .iter()
+            .map(|edge| {
+                let from = edge.from.clone();
+                let done = Memo::new(move |_| {
+                    release.with(|r| {
+                        r.env(&from)
+                            .is_some_and(|env| env.status == EnvStatus::Successful)
+                    })
+                });
+                view! {
+                    <path class=move || if done.get() { "edge edge--done" } else { "edge" }
+                        d=edge.d.clone() marker-end="url(#graph-arrow)"
+                        data-from=edge.from.clone() data-to=edge.to.clone() />
+                }
             })
-        })
-        .collect_view();
+            .collect_view();
+        let nodes = layout
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(index, node)| {
+                view! { <GraphNode release=release node=node.clone() index=index path=path.clone() selected=selected /> }
+            })
+            .collect_view();
+        view! {
+            <GraphFrame flow=flow.clone() width=width.round() as u32 layout=layout.clone()>
+                <svg
+                    class="graph__svg"
+                    viewBox=format!("0 0 {width:.0} {height:.0}")
+                    role="group"
+                    aria-label=format!("Promotion flow {}", flow)
+                >
+                    <defs>
+                        <marker id="graph-arrow" viewBox="0 0 10 10" refX="9" refY="5"
+                            markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+                            <path d="M0 0L10 5L0 10z" class="edge__arrow" />
+                        </marker>
+                    </defs>
+                    <g class="graph__edges">{edges}</g>
+                    <g class="graph__nodes">{nodes}</g>
+                </svg>
+            </GraphFrame>
+        }
+    };
+    view! { {graph} }
+}
 
-    let flow = release.flow.name.clone();
+/// One environment of the graph: a link selecting it, its name, status
+/// icon and word, version and error count, all following the release.
+#[component]
+fn GraphNode(
+    release: Signal<ReleaseView>,
+    node: domain::layout::NodeBox,
+    index: usize,
+    path: String,
+    selected: Signal<Option<String>>,
+) -> impl IntoView {
+    let name = node.name.clone();
+    let env = Memo::new({
+        let name = name.clone();
+        move |_| release.with(|r| r.env(&name).cloned())
+    });
+    let key = move || env.with(|e| e.as_ref().map_or("pending", |e| e.status.key()));
+    let is_selected = {
+        let name = name.clone();
+        Memo::new(move |_| selected.with(|s| s.as_deref() == Some(name.as_str())))
+    };
+    let (x, y, w, h) = (node.x, node.y, node.w, node.h);
+    let href = with_query(&path, &[("env", Some(&name))]);
+    let summary = move || env.with(|e| e.as_ref().map(node_summary).unwrap_or_default());
+    let version = move || {
+        env.with(|e| {
+            e.as_ref()
+                .map(|e| ellipsize(&version_text(e), 26))
+                .unwrap_or_default()
+        })
+    };
+    let inherited = move || env.with(|e| e.as_ref().is_some_and(|e| e.version_inherited));
+    let errors = move || env.with(|e| e.as_ref().map_or(0, |e| e.errors.len()));
+    let word = move || env.with(|e| e.as_ref().map_or("", |e| e.status.word()));
     view! {
-        <GraphFrame flow=flow.clone() width=width.round() as u32 nav=GraphNav::from(&layout)>
-            <svg
-                class="graph__svg"
-                viewBox=format!("0 0 {width:.0} {height:.0}")
-                role="group"
-                aria-label=format!("Promotion flow {flow}")
+        <g class="node-wrap">
+            <a
+                href=href
+                id=format!("graph-node-{index}")
+                class=move || {
+                    if is_selected.get() {
+                        format!("node node--{} node--selected", key())
+                    } else {
+                        format!("node node--{}", key())
+                    }
+                }
+                data-testid="graph-node"
+                data-noscroll="true"
+                data-env=name.clone()
+                data-status=key
+                aria-label=summary
+                aria-current=move || is_selected.get().then_some("true")
             >
-                <defs>
-                    <marker id="graph-arrow" viewBox="0 0 10 10" refX="9" refY="5"
-                        markerWidth="7" markerHeight="7" orient="auto-start-reverse">
-                        <path d="M0 0L10 5L0 10z" class="edge__arrow" />
-                    </marker>
-                </defs>
-                <g class="graph__edges">{edges}</g>
-                <g class="graph__nodes">{nodes}</g>
-            </svg>
-        </GraphFrame>
+                <title>{summary}</title>
+                <rect class="node__box" x=x y=y width=w height=h rx="10" />
+                <rect class="node__bar" x=x y=y width="5" height=h rx="2" />
+                <text class="node__name" x={x + 16.0} y={y + 24.0}>{ellipsize(&name, 22)}</text>
+                {move || (errors() > 0).then(|| view! {
+                    <text class="node__errors" x={x + w - 12.0} y={y + 24.0} text-anchor="end">
+                        {format!("{} ⚠", errors())}
+                    </text>
+                })}
+                <svg class=move || format!("status-icon status--{}", key()) x={x + 16.0} y={y + 33.0}
+                    width="16" height="16" viewBox="0 0 16 16">
+                    {move || glyph(key())}
+                </svg>
+                <text class=move || format!("node__status status--{}", key()) x={x + 38.0} y={y + 46.0}>
+                    {word}
+                </text>
+                <text class="node__version" class:node__version--inherited=inherited
+                    x={x + 16.0} y={y + 63.0}>{version}</text>
+            </a>
+        </g>
     }
 }
 
-/// The graph's frame, toolbar and viewport: an island, so the zoom buttons
-/// and the arrow keys work in the browser, while the SVG inside
-/// (`children`) stays server-rendered and is refreshed in place.
-#[island]
-fn GraphFrame(flow: String, width: u32, nav: GraphNav, children: Children) -> impl IntoView {
+/// The graph's frame, toolbar and viewport: the zoom buttons and the arrow
+/// keys.
+#[component]
+fn GraphFrame(flow: String, width: u32, layout: Layout, children: Children) -> impl IntoView {
     // `None` fits the width (down to MIN_FIT_SCALE); `Some(z)` is a fixed zoom.
     let zoom = RwSignal::new(None::<f64>);
-    // The SVG's width bounds, read by `.graph__svg` in the style sheet
-    // (whole pixels: no float formatting in the browser's code).
+    // The SVG's width bounds, read by `.graph__svg` in the style sheet.
     let px = move |scale: f64| (f64::from(width) * scale).round() as u32;
     let style = move || match zoom.get() {
         None => format!(
@@ -312,7 +354,8 @@ fn GraphFrame(flow: String, width: u32, nav: GraphNav, children: Children) -> im
             *z = Some((current * factor).clamp(0.25, 2.0));
         })
     };
-    let nav = StoredValue::new(nav);
+    let nav = StoredValue::new(GraphNav::from(&layout));
+    let navigate = leptos_router::hooks::use_navigate();
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
         let Some(direction) = Direction::from_key(&ev.key()) else {
             return;
@@ -327,7 +370,7 @@ fn GraphFrame(flow: String, width: u32, nav: GraphNav, children: Children) -> im
             Some((target, nav.nodes.get(target)?.name.clone()))
         });
         if let Some((index, name)) = target {
-            select(index, name);
+            select(index, &name, &navigate);
         }
     };
     view! {
@@ -375,9 +418,9 @@ fn focused_node(ev: &leptos::ev::KeyboardEvent) -> Option<String> {
     }
 }
 
-/// Selects environment `name` (graph node `index`) in place, as a click on
-/// its link would, and keeps the keyboard focus on it.
-fn select(index: usize, name: String) {
+/// Selects environment `name` (graph node `index`) as a click on its link
+/// would, and keeps the keyboard focus on it.
+fn select(index: usize, name: &str, navigate: &impl Fn(&str, leptos_router::NavigateOptions)) {
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::JsCast;
@@ -389,15 +432,17 @@ fn select(index: usize, name: String) {
         };
         focus();
         let path = window().location().pathname().unwrap_or_default();
-        let url = with_query(&path, &[("env", Some(&name))]);
-        leptos::task::spawn_local(async move {
-            use crate::browser::{History, Scroll};
-            crate::browser::visit(url, History::Push, Scroll::Keep).await;
-            focus();
-        });
+        navigate(
+            &with_query(&path, &[("env", Some(name))]),
+            leptos_router::NavigateOptions {
+                scroll: false,
+                ..Default::default()
+            },
+        );
+        request_animation_frame(focus);
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (index, name);
+    let _ = (index, name, navigate);
 }
 
 #[cfg(test)]

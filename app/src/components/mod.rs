@@ -5,6 +5,7 @@ pub mod error_panel;
 pub mod graph;
 pub mod icons;
 pub mod layout;
+pub mod navigation;
 pub mod restart;
 pub mod session;
 pub mod status;

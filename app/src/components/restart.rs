@@ -2,8 +2,7 @@
 //! on failed or terminated releases), the confirmation that lists exactly
 //! which environments will re-run, and the history of restarts with the
 //! orchestrator webhook's delivery. The confirmation is a URL state
-//! (`?restart=confirm`), so all of it works without JavaScript too; with
-//! it, only the form is an island.
+//! (`?restart=confirm`), so all of it works without JavaScript too.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -43,23 +42,37 @@ fn flow_of(release: &ReleaseView) -> Option<Flow> {
 }
 
 /// The restart button and its confirmation, when the browser's session
-/// may restart this release.
+/// may restart this release (and the release, as it now stands, may be
+/// restarted).
 #[component]
-pub fn RestartControl(release: ReleaseView) -> impl IntoView {
+pub fn RestartControl(#[prop(into)] release: Signal<ReleaseView>) -> impl IntoView {
+    let plan = Memo::new(move |_| {
+        release.with(|r| {
+            flow_of(r)
+                .and_then(|flow| plan_restart(r, &flow).ok())
+                .map(|plan| (r.product.clone(), r.id, plan.attempt, plan.environments))
+        })
+    });
+    move || {
+        plan.get().map(|(product, id, attempt, environments)| {
+            view! { <RestartButton product=product id=id attempt=attempt environments=environments /> }
+        })
+    }
+}
+
+#[component]
+fn RestartButton(
+    product: String,
+    id: i64,
+    attempt: u32,
+    environments: Vec<(String, u32)>,
+) -> impl IntoView {
     let session = use_context::<SessionResource>();
     let query = use_query_map();
     let confirming =
         Memo::new(move |_| query.with(|q| q.get("restart")).as_deref() == Some("confirm"));
-    let plan = flow_of(&release).and_then(|flow| plan_restart(&release, &flow).ok());
-    let Some(plan) = plan else {
-        return ().into_any();
-    };
-    let page = release_path(&release.product, release.id);
+    let page = release_path(&product, id);
     let confirm_href = format!("{page}?restart=confirm");
-    let product = release.product.clone();
-    let id = release.id;
-    let environments = plan.environments.clone();
-    let attempt = plan.attempt;
 
     view! {
         <Transition fallback=|| ()>
@@ -98,7 +111,6 @@ pub fn RestartControl(release: ReleaseView) -> impl IntoView {
             }}
         </Transition>
     }
-    .into_any()
 }
 
 /// "Restart as attempt N?" with the environments that will re-run.
@@ -130,10 +142,10 @@ fn RestartConfirm(
     }
 }
 
-/// Restart or cancel. A plain form post without JavaScript; with it (an
-/// island), the server function is called in place, an error is shown
-/// here, and on success the release page is shown again, in place.
-#[island]
+/// Restart or cancel. A plain form post without JavaScript; with it, the
+/// server function is called in place, an error is shown here, and on
+/// success the release page is shown again, in place.
+#[component]
 fn RestartForm(product: String, id: i64, page: String) -> impl IntoView {
     let action = ServerAction::<RestartRelease>::new();
     let error = move || {
@@ -157,11 +169,10 @@ fn RestartForm(product: String, id: i64, page: String) -> impl IntoView {
 /// The restarts of a release, newest first: who asked, when, which
 /// environments, and whether the orchestrator was told.
 #[component]
-pub fn RestartHistory(restarts: Vec<Restart>) -> impl IntoView {
-    if restarts.is_empty() {
-        return ().into_any();
-    }
-    view! {
+pub fn RestartHistory(#[prop(into)] restarts: Signal<Vec<Restart>>) -> impl IntoView {
+    move || {
+        let restarts = restarts.get();
+        (!restarts.is_empty()).then(|| view! {
         <section class="restarts card" aria-labelledby="restarts-title" data-testid="restarts">
             <h2 id="restarts-title">"Restarts"</h2>
             <ol class="restarts__list">
@@ -192,8 +203,8 @@ pub fn RestartHistory(restarts: Vec<Restart>) -> impl IntoView {
                     .collect_view()}
             </ol>
         </section>
+        })
     }
-    .into_any()
 }
 
 fn delivery_text(restart: &Restart) -> String {

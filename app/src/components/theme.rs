@@ -41,9 +41,9 @@ pub fn request_theme() -> Theme {
 }
 
 /// Cycles system → light → dark. A plain form post without JavaScript; with
-/// it (an island), the server function is called in place and the page
+/// it, the server function is called in place and the page
 /// re-themes at once.
-#[island]
+#[component]
 pub fn ThemeToggle() -> impl IntoView {
     let theme = RwSignal::new(request_theme());
     let set_theme = ServerAction::<SetTheme>::new();

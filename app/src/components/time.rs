@@ -1,24 +1,43 @@
 //! Times and durations that stay current. The server renders them at the
-//! request's time; in the browser `crate::browser` rewrites them every
-//! second with the same formatting (relative times carry `data-relative`,
-//! running durations `data-running-since`).
+//! request's time; in the browser the clock ticks every second and they
+//! follow it.
 
 use chrono::{DateTime, Datelike, Utc};
 use leptos::prelude::*;
 
-/// The time a page is rendered at, as every relative time and running
-/// duration on it reads it.
+/// The time every relative time and running duration reads: the render
+/// time on the server; in the browser, now, each second.
 #[derive(Debug, Clone, Copy)]
 pub struct Clock(pub ReadSignal<DateTime<Utc>>);
 
-/// Puts the render time in context.
+/// The current time: the system's on the server, the browser's in it (the
+/// standard library has no clock in WebAssembly).
+pub fn now() -> DateTime<Utc> {
+    #[cfg(feature = "hydrate")]
+    {
+        DateTime::from_timestamp_millis(web_sys::js_sys::Date::now() as i64).unwrap_or_default()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        Utc::now()
+    }
+}
+
+/// Puts the clock in context; in the browser, starts it ticking.
 pub fn provide_clock() {
-    provide_context(Clock(RwSignal::new(Utc::now()).read_only()));
+    let clock = RwSignal::new(now());
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let ticking = gloo_timers::callback::Interval::new(1_000, move || clock.set(now()));
+        // The clock lives as long as the app.
+        ticking.forget();
+    });
+    provide_context(Clock(clock.read_only()));
 }
 
 /// The clock in context, or a still one (tests, components rendered alone).
 pub fn use_clock() -> Clock {
-    use_context::<Clock>().unwrap_or_else(|| Clock(RwSignal::new(Utc::now()).read_only()))
+    use_context::<Clock>().unwrap_or_else(|| Clock(RwSignal::new(now()).read_only()))
 }
 
 /// `42s`, `3m 05s`, `1h 02m`, `2d 4h`.
@@ -55,11 +74,11 @@ pub fn format_absolute(time: DateTime<Utc>) -> String {
 
 /// A `<time>` reading "5 min ago", kept current, with the exact time on hover.
 #[component]
-pub fn RelativeTime(time: DateTime<Utc>) -> impl IntoView {
+pub fn RelativeTime(#[prop(into)] time: Signal<DateTime<Utc>>) -> impl IntoView {
     let clock = use_clock();
     view! {
-        <time datetime=time.to_rfc3339() title=format_absolute(time) data-relative="">
-            {format_relative(time, clock.0.get_untracked())}
+        <time datetime=move || time.get().to_rfc3339() title=move || format_absolute(time.get())>
+            {move || format_relative(time.get(), clock.0.get())}
         </time>
     }
 }
@@ -67,17 +86,20 @@ pub fn RelativeTime(time: DateTime<Utc>) -> impl IntoView {
 /// How long something took, or has been taking (ticking while unfinished);
 /// an em dash before it starts.
 #[component]
-pub fn Elapsed(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> impl IntoView {
-    let now = use_clock().0.get_untracked();
-    let text = match (start, end) {
+pub fn Elapsed(
+    #[prop(into)] start: Signal<Option<DateTime<Utc>>>,
+    #[prop(into)] end: Signal<Option<DateTime<Utc>>>,
+) -> impl IntoView {
+    let clock = use_clock();
+    let running = move || start.get().is_some() && end.get().is_none();
+    let text = move || match (start.get(), end.get()) {
         (None, _) => "—".to_owned(),
         (Some(start), Some(end)) => format_duration((end - start).num_seconds()),
-        (Some(start), None) => format_duration((now - start).num_seconds()),
+        (Some(start), None) => format_duration((clock.0.get() - start).num_seconds()),
     };
-    let running_since = start.filter(|_| end.is_none()).map(|s| s.to_rfc3339());
     view! {
-        <span class="elapsed" class:elapsed--running=running_since.is_some() data-testid="elapsed"
-            data-running-since=running_since>{text}</span>
+        <span class="elapsed" class:elapsed--running=running data-testid="elapsed"
+            data-running=move || running().then_some("true")>{text}</span>
     }
 }
 

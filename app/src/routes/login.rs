@@ -1,11 +1,13 @@
 //! `/login` — sign a browser in by pasting an API token. An operator token
 //! allows restarting failed releases from the release page.
 
+use leptos::html::H1;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::session::SignIn;
+use crate::components::navigation::page_shown;
 use domain::AppError;
 
 #[component]
@@ -14,11 +16,13 @@ pub fn LoginPage() -> impl IntoView {
     let next = query
         .with_untracked(|q| q.get("next"))
         .unwrap_or_else(|| "/".to_string());
+    let heading = NodeRef::<H1>::new();
+    page_shown(heading);
     view! {
         <Title text="Sign in" />
         <section class="page page--narrow" data-testid="login-page">
             <header class="page__header">
-                <h1>"Sign in"</h1>
+                <h1 node_ref=heading tabindex="-1">"Sign in"</h1>
                 <p class="page__lead">
                     "Paste an API token. An operator token lets you restart failed releases; "
                     "the browser keeps it in a cookie only this site can read."
@@ -29,10 +33,10 @@ pub fn LoginPage() -> impl IntoView {
     }
 }
 
-/// The token form. A plain form post without JavaScript; with it (an
-/// island), a wrong token is reported here without leaving the page, and
+/// The token form. A plain form post without JavaScript; with it
+/// a wrong token is reported here without leaving the page, and
 /// the browser goes on to `next` once signed in.
-#[island]
+#[component]
 fn LoginForm(next: String) -> impl IntoView {
     let sign_in = ServerAction::<SignIn>::new();
     let error = move || {

@@ -1,7 +1,10 @@
 //! The page for any URL the application does not know; answers HTTP 404.
 
+use leptos::html::H1;
 use leptos::prelude::*;
 use leptos_meta::Title;
+
+use crate::components::navigation::page_shown;
 
 #[component]
 pub fn NotFound() -> impl IntoView {
@@ -9,11 +12,13 @@ pub fn NotFound() -> impl IntoView {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(axum::http::StatusCode::NOT_FOUND);
     }
+    let heading = NodeRef::<H1>::new();
+    page_shown(heading);
     view! {
         <Title text="Not found" />
         <section class="page page--message" data-testid="not-found">
             <p class="page__eyebrow">"404"</p>
-            <h1>"Page not found"</h1>
+            <h1 node_ref=heading tabindex="-1">"Page not found"</h1>
             <p>"Nothing lives at this address. It may have been a release that never existed, or a typo."</p>
             <p><a class="btn" href="/">"Go to the environments dashboard"</a></p>
         </section>
@@ -36,11 +41,13 @@ pub fn ErrorPage(error: domain::AppError) -> impl IntoView {
         domain::AppError::Internal { .. } => "Something went wrong",
         _ => "The request could not be completed",
     };
+    let node = NodeRef::<H1>::new();
+    page_shown(node);
     view! {
         <Title text=heading />
         <section class="page page--message" role="alert" data-testid="error-page">
             <p class="page__eyebrow">{error.status()}</p>
-            <h1>{heading}</h1>
+            <h1 node_ref=node tabindex="-1">{heading}</h1>
             <p>{error.to_string()}</p>
             <p><a class="btn" href="/">"Go to the environments dashboard"</a></p>
         </section>

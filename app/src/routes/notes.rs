@@ -2,10 +2,12 @@
 //! commits, pull requests, issues, and per environment everything that
 //! changed since the last release that succeeded there.
 
+use leptos::html::H1;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::notes::get_release_notes;
+use crate::components::navigation::page_shown;
 use crate::components::time::RelativeTime;
 use crate::components::url::release_path;
 use crate::routes::not_found::ErrorPage;
@@ -42,12 +44,14 @@ pub fn NotesPage() -> impl IntoView {
 fn NotesBody(notes: ReleaseNotes) -> impl IntoView {
     let product = notes.product.clone();
     let id = notes.release;
+    let heading = NodeRef::<H1>::new();
+    page_shown(heading);
     view! {
         <Title text=format!("Notes of release #{id} · {product}") />
         <article class="page notes" data-testid="notes-page">
             <Breadcrumb product=product.clone() current=format!("#{id} notes") />
             <header class="page__header">
-                <h1>{format!("Release #{id}")}</h1>
+                <h1 node_ref=heading tabindex="-1">{format!("Release #{id}")}</h1>
                 <p class="page__lead">
                     <span class="mono">{short_sha(&notes.commit.sha).to_owned()}</span> " "
                     {first_line(&notes.commit.message).to_owned()}

@@ -1,8 +1,11 @@
 //! `/products/{product}/releases/{id}` — the release page: header, the
 //! promotion-flow graph, and the selected environment (`?env=`) with its
 //! open error (`?error=`). Rendered whole on the server (`SsrMode::Async`),
-//! so deep links work on first load without JavaScript.
+//! so deep links work on first load without JavaScript; then the live
+//! stream patches it in place (`crate::live`), and selecting an environment
+//! or an error changes the URL, not the data.
 
+use leptos::html::H1;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -10,11 +13,14 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::releases::get_release;
 use crate::components::environment::EnvironmentPanel;
 use crate::components::graph::PromotionGraph;
+use crate::components::navigation::page_shown;
 use crate::components::restart::{RestartControl, RestartHistory};
 use crate::components::status::{StatusBadge, StatusIcon};
 use crate::components::time::RelativeTime;
 use crate::components::url::{release_path, releases_path};
+use crate::live::{follow, Follower, LiveEvent, Refetch};
 use crate::routes::not_found::ErrorPage;
+use domain::live::{LivePage, PageChange};
 use domain::AppError;
 use domain::{EnvStatus, ReleaseView};
 
@@ -38,11 +44,13 @@ pub fn default_environment(release: &ReleaseView) -> Option<String> {
 }
 
 /// The environment to show: `?env=` if the release has it, else the one
-/// holding `?error=`, else the default.
+/// holding `?error=`, else `default` (the page's default when it loaded, so
+/// a live change does not move the panel under the reader).
 pub fn selected_environment(
     release: &ReleaseView,
     env: Option<&str>,
     error: Option<&str>,
+    default: Option<&str>,
 ) -> Option<String> {
     env.filter(|name| release.env(name).is_some())
         .map(str::to_owned)
@@ -54,6 +62,7 @@ pub fn selected_environment(
                 .find(|e| e.errors.iter().any(|x| x.id == error))
                 .map(|e| e.name.clone())
         })
+        .or_else(|| default.map(str::to_owned))
         .or_else(|| default_environment(release))
 }
 
@@ -74,7 +83,7 @@ pub fn ReleasePage() -> impl IntoView {
     let env_param = Memo::new(move |_| query.with(|q| q.get("env")));
     let error_param = Memo::new(move |_| query.with(|q| q.get("error")));
     // Keyed on the path only: `?env=`/`?error=` change the view, not the data.
-    let release = Resource::new(
+    let page = Resource::new(
         move || (product.get(), id.get()),
         |(product, id)| async move {
             match id {
@@ -86,9 +95,9 @@ pub fn ReleasePage() -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading the release…"</p> }>
             {move || Suspend::new(async move {
-                match release.await {
-                    Ok(release) => view! {
-                        <ReleaseBody release=release env_param=env_param.get() error_param=error_param.get() />
+                match page.await {
+                    Ok(page) => view! {
+                        <ReleaseBody page=page env_param=env_param error_param=error_param />
                     }
                     .into_any(),
                     Err(error) => view! { <ErrorPage error=error /> }.into_any(),
@@ -98,35 +107,92 @@ pub fn ReleasePage() -> impl IntoView {
     }
 }
 
+/// The page of one release, kept current by the live stream: each change
+/// of it arrives as a patch from the state shown (`ReleaseView::apply`); a
+/// patch from another state, or a change without one, fetches the page
+/// again (once, however many arrive meanwhile).
 #[component]
 fn ReleaseBody(
-    release: ReleaseView,
-    env_param: Option<String>,
-    error_param: Option<String>,
+    page: LivePage,
+    env_param: Memo<Option<String>>,
+    error_param: Memo<Option<String>>,
 ) -> impl IntoView {
-    let product = release.product.clone();
-    let id = release.id;
+    let product = page.view.product.clone();
+    let id = page.view.id;
+    let default = StoredValue::new(default_environment(&page.view));
+    let release = RwSignal::new(page.view);
+    let as_of = StoredValue::new(page.as_of);
+    let reload = Reload::new(product.clone(), id, release, as_of);
+    let follower = follow(
+        page.read_at,
+        Some((product.clone(), id)),
+        {
+            let product = product.clone();
+            move |change_id, event| {
+                let LiveEvent::Release(change) = event else {
+                    return;
+                };
+                if change.product != product || change.release != id {
+                    return;
+                }
+                match &change.detail {
+                    Some(PageChange::Full(full)) => {
+                        if full.as_of > as_of.get_value() {
+                            release.set(full.view.clone());
+                            as_of.set_value(full.as_of);
+                        }
+                    }
+                    Some(PageChange::Patch(patch)) => {
+                        let shown = as_of.get_value();
+                        if patch.to <= shown {
+                        } else if patch.base == shown {
+                            release.update(|view| view.apply(patch));
+                            as_of.set_value(patch.to);
+                        } else {
+                            reload.now();
+                        }
+                    }
+                    // A patch may follow in the same frame; else fetch.
+                    None if change_id > as_of.get_value() => reload.unless_caught_up(change_id),
+                    None => {}
+                }
+            }
+        },
+        move || reload.now(),
+    );
+    reload.follower.set_value(Some(follower));
+
+    let selected = Memo::new(move |_| {
+        release.with(|r| {
+            selected_environment(
+                r,
+                env_param.get().as_deref(),
+                error_param.get().as_deref(),
+                default.get_value().as_deref(),
+            )
+        })
+    });
     let path = release_path(&product, id);
     let title = format!("Release #{id} · {product}");
-    let selected = selected_environment(&release, env_param.as_deref(), error_param.as_deref());
-    let panel = selected
-        .as_deref()
-        .and_then(|name| release.env(name).cloned())
-        .map(|env| {
+    let restarts = Signal::derive(move || release.with(|r| r.restarts.clone()));
+    let panel_product = product.clone();
+    let panel_path = path.clone();
+    let panel = move || {
+        selected.get().map(|name| {
             view! {
-                <EnvironmentPanel product=product.clone() path=path.clone() env=env selected_error=error_param />
+                <EnvironmentPanel product=panel_product.clone() path=panel_path.clone()
+                    release=release name=name selected_error=error_param />
             }
-        });
-    let restarts = release.restarts.clone();
+        })
+    };
+    let heading = NodeRef::<H1>::new();
+    page_shown(heading);
 
     view! {
         <Title text=title />
-        // Changes to this release refresh the page in place; the selection
-        // and the open panel live in the URL, so they stay.
-        <article class="page release" data-testid="release-page" data-release=id data-live=""
-            data-live-product=product.clone() data-live-release=id>
+        <article class="page release" data-testid="release-page" data-release=id>
             <Breadcrumb product=product.clone() current=format!("#{id}") />
-            <ReleaseHeader release=release.clone() />
+            <ReleaseHeader release=release heading=heading />
             <ReleaseTabs product=product.clone() id=id notes=false />
             <section class="release__flow" aria-labelledby="flow-heading" id="flow">
                 <h2 id="flow-heading" class="visually-hidden">"Promotion flow"</h2>
@@ -135,6 +201,63 @@ fn ReleaseBody(
             {panel}
             <RestartHistory restarts=restarts />
         </article>
+    }
+}
+
+/// Fetching the release page again, when a change could not be applied.
+#[derive(Clone, Copy)]
+struct Reload {
+    product: StoredValue<String>,
+    id: i64,
+    release: RwSignal<ReleaseView>,
+    as_of: StoredValue<i64>,
+    follower: StoredValue<Option<Follower>>,
+    refetch: Refetch,
+}
+
+impl Reload {
+    fn new(
+        product: String,
+        id: i64,
+        release: RwSignal<ReleaseView>,
+        as_of: StoredValue<i64>,
+    ) -> Reload {
+        Reload {
+            product: StoredValue::new(product),
+            id,
+            release,
+            as_of,
+            follower: StoredValue::new(None),
+            refetch: Refetch::default(),
+        }
+    }
+
+    /// Fetches the page again, unless a patch brings it to change
+    /// `change_id` within a moment.
+    fn unless_caught_up(self, change_id: i64) {
+        set_timeout(
+            move || {
+                if self.as_of.get_value() < change_id {
+                    self.now();
+                }
+            },
+            std::time::Duration::from_millis(300),
+        );
+    }
+
+    fn now(self) {
+        self.refetch.run(move || async move {
+            let product = self.product.get_value();
+            if let Ok(page) = get_release(product, self.id).await {
+                if page.as_of >= self.as_of.get_value() {
+                    self.release.set(page.view);
+                    self.as_of.set_value(page.as_of);
+                }
+                if let Some(follower) = self.follower.get_value() {
+                    follower.read(page.read_at);
+                }
+            }
+        });
     }
 }
 
@@ -167,8 +290,18 @@ pub fn ReleaseTabs(product: String, id: i64, notes: bool) -> impl IntoView {
 
 /// Trigger commit, overall status, environment counts, supersede banner.
 #[component]
-fn ReleaseHeader(release: ReleaseView) -> impl IntoView {
-    let commit = release.commit.clone();
+fn ReleaseHeader(release: RwSignal<ReleaseView>, heading: NodeRef<H1>) -> impl IntoView {
+    // What never changes after creation.
+    let (id, product, key, commit, version, created_at) = release.with_untracked(|r| {
+        (
+            r.id,
+            r.product.clone(),
+            r.key.clone(),
+            r.commit.clone(),
+            r.version.clone(),
+            r.created_at,
+        )
+    });
     let sha = short_sha(&commit.sha).to_owned();
     let sha_view = match commit.url.clone() {
         Some(url) => {
@@ -177,37 +310,40 @@ fn ReleaseHeader(release: ReleaseView) -> impl IntoView {
         None => view! { <span class="mono sha" data-testid="commit-sha">{sha}</span> }.into_any(),
     };
     let message = first_line(&commit.message).to_owned();
-    let time = commit.timestamp.unwrap_or(release.created_at);
-    let counts = release.counts;
-    let count = |status: &'static str, n: u32| {
+    let time = commit.timestamp.unwrap_or(created_at);
+    let status = Memo::new(move |_| release.with(|r| r.status));
+    let counts = Memo::new(move |_| release.with(|r| r.counts));
+    let count = move |name: &'static str, n: fn(domain::Counts) -> u32| {
         view! {
-            <li class=format!("count-chip status--{status}") data-testid=format!("count-{status}")
-                data-count=n>
-                <StatusIcon status=status />
-                <strong>{n}</strong>
-                <span>{status}</span>
+            <li class=format!("count-chip status--{name}") data-testid=format!("count-{name}")
+                data-count=move || n(counts.get())>
+                <StatusIcon status=name />
+                <strong>{move || n(counts.get())}</strong>
+                <span>{name}</span>
             </li>
         }
     };
-    let superseded = release.superseded_by.map(|by| {
-        view! {
-            <p class="banner banner--terminated" data-testid="superseded-banner">
-                <StatusIcon status="terminated" />
-                "Superseded by "
-                <a href=release_path(&release.product, by)>{format!("release #{by}")}</a>
-                ": a newer release started the same workflows, so this one's were terminated."
-            </p>
-        }
-    });
+    let superseded = move || {
+        release.with(|r| r.superseded_by).map(|by| {
+            view! {
+                <p class="banner banner--terminated" data-testid="superseded-banner">
+                    <StatusIcon status="terminated" />
+                    "Superseded by "
+                    <a href=release_path(&product, by)>{format!("release #{by}")}</a>
+                    ": a newer release started the same workflows, so this one's were terminated."
+                </p>
+            }
+        })
+    };
     view! {
         <header class="release-header card" data-testid="release-header">
             <div class="release-header__top">
-                <h1>{format!("Release #{}", release.id)}</h1>
-                <span data-testid="release-status" data-status=release.status.as_str()>
-                    <StatusBadge status=release.status pill=true />
+                <h1 node_ref=heading tabindex="-1">{format!("Release #{id}")}</h1>
+                <span data-testid="release-status" data-status=move || status.get().as_str()>
+                    {move || view! { <StatusBadge status=status.get() pill=true /> }}
                 </span>
-                <span class="muted mono release-header__key" title="The sender's key">{release.key.clone()}</span>
-                <RestartControl release=release.clone() />
+                <span class="muted mono release-header__key" title="The sender's key">{key}</span>
+                <RestartControl release=release />
             </div>
             <div class="commit-line" data-testid="commit">
                 {sha_view}
@@ -219,16 +355,18 @@ fn ReleaseHeader(release: ReleaseView) -> impl IntoView {
             </div>
             <div class="release-header__bottom">
                 <ul class="counts" aria-label="Environments by status">
-                    {count("failed", counts.failed)}
-                    {count("successful", counts.successful)}
-                    {count("running", counts.running)}
-                    {count("pending", counts.pending)}
+                    {count("failed", |c| c.failed)}
+                    {count("successful", |c| c.successful)}
+                    {count("running", |c| c.running)}
+                    {count("pending", |c| c.pending)}
                 </ul>
                 <dl class="facts facts--inline">
-                    {release.version.clone().map(|v| view! { <div><dt>"Version"</dt><dd class="mono">{v}</dd></div> })}
-                    <div><dt>"Attempt"</dt><dd>{release.attempt}</dd></div>
-                    <div><dt>"Created"</dt><dd><RelativeTime time=release.created_at /></dd></div>
-                    <div><dt>"Updated"</dt><dd><RelativeTime time=release.updated_at /></dd></div>
+                    {version.map(|v| view! { <div><dt>"Version"</dt><dd class="mono">{v}</dd></div> })}
+                    <div><dt>"Attempt"</dt><dd>{move || release.with(|r| r.attempt)}</dd></div>
+                    <div><dt>"Created"</dt><dd><RelativeTime time=created_at /></dd></div>
+                    <div><dt>"Updated"</dt><dd>
+                        <RelativeTime time=Signal::derive(move || release.with(|r| r.updated_at)) />
+                    </dd></div>
                 </dl>
             </div>
             {superseded}
@@ -289,16 +427,21 @@ mod tests {
     fn selection_prefers_url_then_error_then_default() {
         let release = derive_release(&facts());
         assert_eq!(
-            selected_environment(&release, Some("prod"), None).as_deref(),
+            selected_environment(&release, Some("prod"), None, None).as_deref(),
             Some("prod")
         );
         assert_eq!(
-            selected_environment(&release, Some("nope"), None).as_deref(),
+            selected_environment(&release, Some("nope"), None, None).as_deref(),
             Some("dev")
         );
         assert_eq!(
-            selected_environment(&release, None, None).as_deref(),
+            selected_environment(&release, None, None, None).as_deref(),
             Some("dev")
+        );
+        assert_eq!(
+            selected_environment(&release, None, None, Some("staging")).as_deref(),
+            Some("staging"),
+            "the default the page loaded with"
         );
     }
 

@@ -1,19 +1,25 @@
 //! `/products/{product}/releases` — the Releases table. Status filter,
 //! search and cursor are query parameters (`?status=&q=&cursor=`), so a
-//! filtered page is a link and works without JavaScript.
+//! filtered page is a link and works without JavaScript. Live: a row
+//! follows its release's changes, and a new release that matches the filter
+//! appears at the top of the first page.
 
+use leptos::html::H1;
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::components::Form;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::releases::list_releases;
+use crate::components::navigation::page_shown;
 use crate::components::status::{StatusBadge, StatusIcon, StatusWord};
 use crate::components::time::{Elapsed, RelativeTime};
 use crate::components::url::{release_path, releases_path, with_query};
+use crate::live::{follow, LiveEvent, Refetch};
 use crate::routes::not_found::ErrorPage;
 use crate::routes::release::{first_line, short_sha};
-use domain::ReleasePage;
-use domain::{ReleaseStatus, ReleaseSummary};
+use domain::live::{AsOf, ReleaseChanged};
+use domain::{ReleasePage, ReleaseStatus, ReleaseSummary};
 
 /// A non-empty query parameter.
 fn param(query: Memo<leptos_router::params::ParamsMap>, key: &'static str) -> Memo<Option<String>> {
@@ -33,11 +39,12 @@ pub fn ReleasesPage() -> impl IntoView {
         |(product, status, q, cursor)| list_releases(product, status, q, cursor),
     );
     let path = move || releases_path(&product.get());
+    let heading = NodeRef::<H1>::new();
+    page_shown(heading);
 
     view! {
         <Title text=move || format!("Releases · {}", product.get())/>
-        // Changes to this product's releases refresh the page in place.
-        <section class="page" data-testid="releases-page" data-live="" data-live-product=move || product.get()>
+        <section class="page" data-testid="releases-page">
             <nav class="breadcrumb" aria-label="Breadcrumb">
                 <ol>
                     <li><a href="/">"Environments"</a></li>
@@ -45,11 +52,11 @@ pub fn ReleasesPage() -> impl IntoView {
                 </ol>
             </nav>
             <header class="page__header">
-                <h1>"Releases of " <span class="mono">{move || product.get()}</span></h1>
+                <h1 node_ref=heading tabindex="-1">"Releases of " <span class="mono">{move || product.get()}</span></h1>
                 <p class="page__lead">"Newest first. Every release, where it went, and how it ended."</p>
             </header>
-            <form method="get" action="" class="filters" role="search" data-testid="release-filters"
-                data-noscroll="true">
+            <Form method="GET" action=path attr:class="filters" attr:role="search"
+                attr:data-testid="release-filters" noscroll=true>
                 <label class="field">
                     <span class="field__label">"Status"</span>
                     <select name="status" data-testid="filter-status">
@@ -71,13 +78,13 @@ pub fn ReleasesPage() -> impl IntoView {
                     <span class="field__label">"Search"</span>
                     <input type="search" name="q" placeholder="Release id, commit sha, message or author"
                         data-testid="filter-search"
-                        value=move || search.get().unwrap_or_default() />
+                        prop:value=move || search.get().unwrap_or_default() />
                 </label>
                 <button type="submit" class="btn btn--primary" data-testid="filter-apply">"Apply"</button>
                 {move || (status.get().is_some() || search.get().is_some()).then(|| view! {
                     <a class="btn btn--ghost" href=path() data-testid="filter-clear">"Clear"</a>
                 })}
-            </form>
+            </Form>
             <Transition fallback=|| view! { <p class="loading" role="status">"Loading releases…"</p> }>
                 {move || Suspend::new(async move {
                     match page.await {
@@ -99,17 +106,110 @@ pub fn ReleasesPage() -> impl IntoView {
     }
 }
 
+/// Whether a release with this status passes the `status` filter
+/// (statuses separated by commas; none: all).
+fn status_matches(filter: Option<&str>, status: ReleaseStatus) -> bool {
+    match filter {
+        None => true,
+        Some(list) => list
+            .split(',')
+            .any(|s| ReleaseStatus::parse(s.trim()) == Some(status)),
+    }
+}
+
+/// The row of a changed release: the change, but the whole commit message
+/// when the row had it (events carry its first line).
+fn updated_row(row: &ReleaseSummary, change: &ReleaseChanged) -> ReleaseSummary {
+    let mut next = change.summary.clone();
+    if row.commit.sha == next.commit.sha {
+        next.commit.message = row.commit.message.clone();
+    }
+    next
+}
+
 /// The table of one page of releases, and the links to the other pages.
 #[component]
 fn ReleasesTable(
     product: String,
-    page: ReleasePage,
+    page: AsOf<ReleasePage>,
     status: Option<String>,
     search: Option<String>,
     cursor: Option<String>,
 ) -> impl IntoView {
     let path = releases_path(&product);
     let filtered = status.is_some() || search.is_some();
+    let first_page = cursor.is_none();
+    let next_cursor = page.data.next_cursor.clone();
+    let rows = RwSignal::new(page.data.releases);
+    let refetch = Refetch::default();
+    let follower = StoredValue::new(None);
+    let reload = {
+        let (product, status, search, cursor) = (
+            product.clone(),
+            status.clone(),
+            search.clone(),
+            cursor.clone(),
+        );
+        move || {
+            let (product, status, search, cursor) = (
+                product.clone(),
+                status.clone(),
+                search.clone(),
+                cursor.clone(),
+            );
+            refetch.run(move || {
+                let (product, status, search, cursor) = (
+                    product.clone(),
+                    status.clone(),
+                    search.clone(),
+                    cursor.clone(),
+                );
+                async move {
+                    if let Ok(page) = list_releases(product, status, search, cursor).await {
+                        rows.set(page.data.releases);
+                        if let Some(follower) = follower.get_value() {
+                            crate::live::Follower::read(follower, page.read_at);
+                        }
+                    }
+                }
+            });
+        }
+    };
+    let on_event = {
+        let product = product.clone();
+        let status = status.clone();
+        let searching = search.is_some();
+        let reload = reload.clone();
+        move |_: i64, event: &LiveEvent| {
+            let LiveEvent::Release(change) = event else {
+                return;
+            };
+            if change.product != product {
+                return;
+            }
+            let known = rows.with_untracked(|rows| rows.iter().any(|r| r.id == change.release));
+            if known {
+                rows.update(|rows| {
+                    for row in rows.iter_mut().filter(|r| r.id == change.release) {
+                        *row = updated_row(row, change);
+                    }
+                });
+                return;
+            }
+            let newest = rows.with_untracked(|rows| rows.first().map_or(0, |r| r.id));
+            if !first_page || change.release <= newest {
+                return;
+            }
+            if searching {
+                // Whether the new release matches the search, the server knows.
+                reload();
+            } else if status_matches(status.as_deref(), change.summary.status) {
+                rows.update(|rows| rows.insert(0, change.summary.clone()));
+            }
+        }
+    };
+    follower.set_value(Some(follow(page.read_at, None, on_event, move || reload())));
+
     let newest = cursor.is_some().then(|| {
         let href = with_query(
             &path,
@@ -117,7 +217,7 @@ fn ReleasesTable(
         );
         view! { <a class="btn" href=href data-testid="first-page">"← Newest"</a> }
     });
-    let older = page.next_cursor.clone().map(|next| {
+    let older = next_cursor.map(|next| {
         let href = with_query(
             &path,
             &[
@@ -128,104 +228,135 @@ fn ReleasesTable(
         );
         view! { <a class="btn" href=href rel="next" data-testid="next-page">"Older releases →"</a> }
     });
-    if page.releases.is_empty() {
-        return view! {
-            <div class="empty-state" data-testid="releases-empty">
-                <h2>{if filtered { "No release matches" } else { "No releases yet" }}</h2>
-                <p>{if filtered {
-                    "Try another status or search, or clear the filters."
-                } else {
-                    "Releases appear here when the promotion engine reports release.created."
-                }}</p>
-                {newest}
-            </div>
-        }
-        .into_any();
-    }
-    let count = page.releases.len();
+    let empty = Memo::new(move |_| rows.with(Vec::is_empty));
+    let count = move || {
+        let count = rows.with(Vec::len);
+        format!("{count} release{}", if count == 1 { "" } else { "s" })
+    };
+    let row_product = product.clone();
     view! {
-        <div class="card table-card">
-            <table class="table releases" data-testid="releases-table">
-                <caption class="visually-hidden">{format!("Releases of {product}, newest first")}</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"Release"</th>
-                        <th scope="col">"Promotion flow"</th>
-                        <th scope="col">"Environments"</th>
-                        <th scope="col">"Commit"</th>
-                        <th scope="col">"Created"</th>
-                        <th scope="col" class="num">"Duration"</th>
-                        <th scope="col">"Status"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {page
-                        .releases
-                        .into_iter()
-                        .map(|release| view! { <ReleaseRow product=product.clone() release=release /> })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <Show when=move || !empty.get()
+            fallback=move || view! {
+                <div class="empty-state" data-testid="releases-empty">
+                    <h2>{if filtered { "No release matches" } else { "No releases yet" }}</h2>
+                    <p>{if filtered {
+                        "Try another status or search, or clear the filters."
+                    } else {
+                        "Releases appear here when the promotion engine reports release.created."
+                    }}</p>
+                </div>
+            }>
+            <div class="card table-card">
+                <table class="table releases" data-testid="releases-table">
+                    <caption class="visually-hidden">{format!("Releases of {product}, newest first")}</caption>
+                    <thead>
+                        <tr>
+                            <th scope="col">"Release"</th>
+                            <th scope="col">"Promotion flow"</th>
+                            <th scope="col">"Environments"</th>
+                            <th scope="col">"Commit"</th>
+                            <th scope="col">"Created"</th>
+                            <th scope="col" class="num">"Duration"</th>
+                            <th scope="col">"Status"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        <For each=move || rows.get() key=|release: &ReleaseSummary| release.id children={
+                            let product = row_product.clone();
+                            move |release: ReleaseSummary| view! {
+                                <ReleaseRow product=product.clone() rows=rows id=release.id />
+                            }
+                        } />
+                    </tbody>
+                </table>
+            </div>
+        </Show>
         <nav class="pagination" aria-label="Pagination" data-testid="pagination">
             {newest}
-            <span class="muted">{format!("{count} release{}", if count == 1 { "" } else { "s" })}</span>
+            <span class="muted">{count}</span>
             {older}
         </nav>
     }
-    .into_any()
 }
 
 #[component]
-fn ReleaseRow(product: String, release: ReleaseSummary) -> impl IntoView {
-    let href = release_path(&product, release.id);
-    let finished = !matches!(release.status, ReleaseStatus::Progressing);
-    let superseded = release.superseded_by.map(|by| {
-        view! {
-            <a class="supersede" href=release_path(&product, by) data-testid="superseded-by">
-                {format!("superseded by #{by}")}
-            </a>
-        }
+fn ReleaseRow(product: String, rows: RwSignal<Vec<ReleaseSummary>>, id: i64) -> impl IntoView {
+    let release = Memo::new(move |_| rows.with(|rows| rows.iter().find(|r| r.id == id).cloned()));
+    let get = move |f: fn(&ReleaseSummary) -> String| {
+        move || release.with(|r| r.as_ref().map(f).unwrap_or_default())
+    };
+    let status = Memo::new(move |_| {
+        release.with(|r| r.as_ref().map_or(ReleaseStatus::Progressing, |r| r.status))
     });
-    let commit = release.commit.clone();
+    let href = release_path(&product, id);
+    let (flow, version, sha, created_at) = release.with_untracked(|r| {
+        r.as_ref()
+            .map(|r| {
+                (
+                    r.flow.clone(),
+                    r.version.clone(),
+                    short_sha(&r.commit.sha).to_owned(),
+                    r.created_at,
+                )
+            })
+            .unwrap_or_default()
+    });
+    let superseded = move || {
+        release.with(|r| r.as_ref().and_then(|r| r.superseded_by)).map(|by| {
+            view! {
+                <div class="small">
+                    <a class="supersede" href=release_path(&product, by) data-testid="superseded-by">
+                        {format!("superseded by #{by}")}
+                    </a>
+                </div>
+            }
+        })
+    };
+    let environments = move || {
+        release.with(|r| {
+            r.as_ref().map(|r| {
+                r.environments
+                    .iter()
+                    .map(|env| {
+                        let label = format!("{}: {}", env.name, env.status.as_str());
+                        view! {
+                            <li title=label.clone() data-env=env.name.clone() data-status=env.status.as_str()>
+                                <StatusIcon status=env.status.key() size=18 />
+                                <span class="visually-hidden">{label.clone()}</span>
+                            </li>
+                        }
+                    })
+                    .collect_view()
+            })
+        })
+    };
+    let end = Signal::derive(move || {
+        release.with(|r| {
+            r.as_ref()
+                .filter(|r| !matches!(r.status, ReleaseStatus::Progressing))
+                .map(|r| r.updated_at)
+        })
+    });
     view! {
-        <tr data-testid="release-row" data-release=release.id data-status=release.status.as_str()>
+        <tr data-testid="release-row" data-release=id data-status=move || status.get().as_str()>
             <th scope="row">
-                <a class="release-link" href=href.clone()>{format!("#{}", release.id)}</a>
-                {release.version.clone().map(|v| view! { <div class="muted mono small">{v}</div> })}
+                <a class="release-link" href=href.clone()>{format!("#{id}")}</a>
+                {version.map(|v| view! { <div class="muted mono small">{v}</div> })}
             </th>
-            <td><a href=format!("{href}#flow")>{release.flow.clone()}</a></td>
-            <td>
-                <ul class="env-dots" aria-label="Environments">
-                    {release
-                        .environments
-                        .iter()
-                        .map(|env| {
-                            let label = format!("{}: {}", env.name, env.status.as_str());
-                            view! {
-                                <li title=label.clone() data-env=env.name.clone() data-status=env.status.as_str()>
-                                    <StatusIcon status=env.status.key() size=18 />
-                                    <span class="visually-hidden">{label.clone()}</span>
-                                </li>
-                            }
-                        })
-                        .collect_view()}
-                </ul>
-            </td>
+            <td><a href=format!("{href}#flow")>{flow}</a></td>
+            <td><ul class="env-dots" aria-label="Environments">{environments}</ul></td>
             <td class="commit-cell">
-                <span class="mono sha">{short_sha(&commit.sha).to_owned()}</span>
-                <span class="commit-cell__message" title=commit.message.clone()>
-                    {first_line(&commit.message).to_owned()}
+                <span class="mono sha">{sha}</span>
+                <span class="commit-cell__message" title=get(|r| r.commit.message.clone())>
+                    {get(|r| first_line(&r.commit.message).to_owned())}
                 </span>
-                <span class="muted small">{commit.author.name.clone()}</span>
+                <span class="muted small">{get(|r| r.commit.author.name.clone())}</span>
             </td>
-            <td><RelativeTime time=release.created_at /></td>
-            <td class="num">
-                <Elapsed start=Some(release.created_at) end=finished.then_some(release.updated_at) />
-            </td>
+            <td><RelativeTime time=created_at /></td>
+            <td class="num"><Elapsed start=Some(created_at) end=end /></td>
             <td>
-                <StatusBadge status=release.status />
-                {superseded.map(|link| view! { <div class="small">{link}</div> })}
+                {move || view! { <StatusBadge status=status.get() /> }}
+                {superseded}
             </td>
         </tr>
     }

@@ -388,8 +388,11 @@ async fn store_effects<'e>(
     }
 
     for (product, environment) in environments {
+        let product_id = ids.product(&product)?;
         let release = snapshot.deployed(&product, &environment);
-        changed.environments.insert((product, environment), release);
+        changed
+            .environments
+            .insert((product, environment), (product_id, release));
     }
     for (release, at) in touched {
         let pk = ids.release(&release)?;

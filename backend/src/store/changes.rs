@@ -17,15 +17,22 @@ pub struct NewChange {
 }
 
 /// Appends changes in the given order (their ids increase in it), with
-/// multi-row INSERTs.
+/// multi-row INSERTs; the ids of the `release` changes, as `(product,
+/// release id, change id)`.
 #[tracing::instrument(skip_all, fields(changes = changes.len()))]
-pub async fn append_all(conn: &mut Conn, changes: &[NewChange], now: i64) -> Result<(), AppError> {
+pub async fn append_all(
+    conn: &mut Conn,
+    changes: &[NewChange],
+    now: i64,
+) -> Result<Vec<(String, i64, i64)>, AppError> {
+    let mut releases = Vec::new();
     for chunk in changes.chunks(500) {
         let sql = format!(
-            "INSERT INTO changes (product, release_id, kind, summary, created_at) VALUES {}",
+            "INSERT INTO changes (product, release_id, kind, summary, created_at) VALUES {} \
+             RETURNING product, release_id, kind, id",
             value_rows(conn, chunk.len(), 5)
         );
-        let mut query = sqlx::query(AssertSqlSafe(sql));
+        let mut query = sqlx::query_as::<_, (String, Option<i64>, String, i64)>(AssertSqlSafe(sql));
         for change in chunk {
             query = query
                 .bind(&change.product)
@@ -34,9 +41,13 @@ pub async fn append_all(conn: &mut Conn, changes: &[NewChange], now: i64) -> Res
                 .bind(change.summary.to_string())
                 .bind(now);
         }
-        query.execute(&mut *conn).await.or_internal()?;
+        for (product, release, kind, id) in query.fetch_all(&mut *conn).await.or_internal()? {
+            if let (Some(release), "release") = (release, kind.as_str()) {
+                releases.push((product, release, id));
+            }
+        }
     }
-    Ok(())
+    Ok(releases)
 }
 
 #[derive(sqlx::FromRow)]
@@ -73,6 +84,16 @@ pub async fn since(
             summary: serde_json::from_str(&row.summary).unwrap_or(serde_json::Value::Null),
         })
         .collect())
+}
+
+/// The id of the newest change (0 when there is none).
+#[tracing::instrument(skip_all)]
+pub async fn newest(conn: &mut Conn) -> Result<i64, AppError> {
+    let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM changes")
+        .fetch_one(&mut *conn)
+        .await
+        .or_internal()?;
+    Ok(newest.unwrap_or(0))
 }
 
 /// The oldest and newest change ids kept (0 when there are none).

@@ -4,7 +4,7 @@
 //! `domain::ingest`), and as the dashboard and release pages read them.
 
 use domain::ingest::{ApplicationHealth, Deployment, VersionMark};
-use domain::{AppError, Health, HealthFact};
+use domain::{AppError, EnvOverview, EnvStatus, Health, HealthFact, ReleaseRef, ReleaseStatus};
 use sqlx::AssertSqlSafe;
 
 use super::{time, Conn, OrInternal};
@@ -220,6 +220,47 @@ pub struct DashboardRow {
     pub release_key: String,
     pub release_status: String,
     pub env_status: Option<String>,
+}
+
+impl DashboardRow {
+    /// The dashboard's cell of this environment.
+    pub fn cell(&self) -> Result<EnvOverview, AppError> {
+        let status = ReleaseStatus::parse(&self.release_status).ok_or_else(|| {
+            AppError::internal(format!("stored status {:?}", self.release_status))
+        })?;
+        Ok(EnvOverview {
+            name: self.environment.clone(),
+            version: self.version.clone(),
+            release: Some(ReleaseRef {
+                id: self.release_id,
+                key: self.release_key.clone(),
+                status,
+            }),
+            status: self.env_status.as_deref().and_then(EnvStatus::parse),
+        })
+    }
+}
+
+/// One environment's cell on the dashboard, if something is deployed there.
+#[tracing::instrument(skip_all, fields(product_id))]
+pub async fn cell(
+    conn: &mut Conn,
+    product_id: i64,
+    environment: &str,
+) -> Result<Option<DashboardRow>, AppError> {
+    sqlx::query_as::<_, DashboardRow>(
+        "SELECT d.product_id, d.environment, d.version, d.release_id, \
+         r.release_key, r.status AS release_status, e.status AS env_status \
+         FROM deployments d \
+         JOIN releases r ON r.product_id = d.product_id AND r.id = d.release_id \
+         LEFT JOIN release_environments e ON e.release_pk = r.pk AND e.environment = d.environment \
+         WHERE d.product_id = $1 AND d.environment = $2",
+    )
+    .bind(product_id)
+    .bind(environment)
+    .fetch_optional(&mut *conn)
+    .await
+    .or_internal()
 }
 
 /// Every deployment of every product, joined with its release.

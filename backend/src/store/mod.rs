@@ -23,6 +23,8 @@ use chrono::{DateTime, Utc};
 
 use domain::AppError;
 
+use crate::db::{Backend, Db};
+
 /// A connection, pooled or inside a transaction.
 pub type Conn = sqlx::AnyConnection;
 
@@ -41,6 +43,21 @@ impl<T, E: std::fmt::Display> OrInternal<T> for Result<T, E> {
             Err(error) => Err(AppError::internal(error)),
         }
     }
+}
+
+/// A read-only transaction that sees one snapshot of the database, so the
+/// reads in it agree with each other (a page and the id of the last change
+/// it includes): deferred on SQLite (the first read takes the WAL
+/// snapshot), repeatable read on PostgreSQL.
+pub async fn begin_read(db: &Db) -> Result<sqlx::Transaction<'static, sqlx::Any>, AppError> {
+    let mut tx = db.pool.begin().await.or_internal()?;
+    if db.backend == Backend::Postgres {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await
+            .or_internal()?;
+    }
+    Ok(tx)
 }
 
 /// A timestamp as stored.

@@ -17,7 +17,7 @@ use super::{
 const COLUMNS: &str = "r.pk, p.slug AS product, r.product_id, r.id, r.release_key, r.flow, \
     r.flow_name, r.commit_sha, r.commit_message, r.author_name, r.author_email, r.commit_url, \
     r.commit_time, r.version, r.changes, r.created_at, r.updated_at, r.status, r.superseded_by, \
-    r.environments";
+    r.environments, r.last_change_id";
 const FROM: &str = "FROM releases r JOIN products p ON p.id = r.product_id";
 
 /// One stored release.
@@ -43,6 +43,8 @@ pub struct ReleaseRow {
     pub status: String,
     pub superseded_by: Option<i64>,
     pub environments: String,
+    /// The id of the release's last change in the change log (0: none).
+    pub last_change_id: i64,
 }
 
 impl ReleaseRow {
@@ -363,36 +365,45 @@ pub async fn range(
     .or_internal()
 }
 
+/// What `save_derived` writes of one release: its pk, product id, derived
+/// view and the id of its change in the change log.
+pub struct Derived<'a> {
+    pub pk: i64,
+    pub product_id: i64,
+    pub view: &'a ReleaseView,
+    pub change_id: i64,
+}
+
 /// Writes what was derived from the facts of each release: its
 /// `updated_at`, status, who superseded it, the list item's environments,
-/// and one `release_environments` row per environment. Two statements
-/// whatever the number of releases (up to 500).
-#[tracing::instrument(skip_all)]
-pub async fn save_derived(
-    conn: &mut Conn,
-    releases: &[(i64, i64, &ReleaseView)],
-) -> Result<(), AppError> {
+/// the id of its last change, and one `release_environments` row per
+/// environment. Two statements whatever the number of releases (up to 500).
+#[tracing::instrument(skip_all, fields(releases = releases.len()))]
+pub async fn save_derived(conn: &mut Conn, releases: &[Derived<'_>]) -> Result<(), AppError> {
     for chunk in releases.chunks(500) {
         let sql = format!(
             "UPDATE releases SET updated_at = v.column2, status = v.column3, \
-             superseded_by = v.column4, environments = v.column5 \
+             superseded_by = v.column4, environments = v.column5, last_change_id = v.column6 \
              FROM (VALUES {}) AS v WHERE releases.pk = v.column1",
-            value_rows(conn, chunk.len(), 5)
+            value_rows(conn, chunk.len(), 6)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
-        for (pk, _, view) in chunk {
+        for derived in chunk {
+            let view = derived.view;
             query = query
-                .bind(*pk)
+                .bind(derived.pk)
                 .bind(millis(view.updated_at))
                 .bind(view.status.as_str())
                 .bind(view.superseded_by)
-                .bind(to_json(&view.summary().environments)?);
+                .bind(to_json(&view.summary().environments)?)
+                .bind(derived.change_id);
         }
         query.execute(&mut *conn).await.or_internal()?;
     }
     let environments: Vec<(i64, i64, &ReleaseView, usize)> = releases
         .iter()
-        .flat_map(|&(pk, product_id, view)| {
+        .map(|derived| (derived.pk, derived.product_id, derived.view))
+        .flat_map(|(pk, product_id, view)| {
             (0..view.environments.len()).map(move |i| (pk, product_id, view, i))
         })
         .collect();

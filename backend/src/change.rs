@@ -4,6 +4,7 @@
 //! A leaf: it depends on nothing else of this crate.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -110,16 +111,19 @@ impl Rendered {
     }
 }
 
-/// Which release pages the open streams watch (`details=`), counted per
-/// release: the tailer renders page changes for those only.
+/// The open streams, and which release pages they watch (`details=`),
+/// counted per release: the tailer renders page changes for those only.
 #[derive(Debug, Default)]
 pub struct Watching {
     counts: Mutex<HashMap<(String, i64), usize>>,
+    streams: AtomicUsize,
 }
 
 impl Watching {
-    /// Counts `releases` as watched until the guard is dropped.
+    /// Counts a stream, and `releases` as watched, until the guard is
+    /// dropped.
     pub fn watch(self: &Arc<Self>, releases: BTreeSet<(String, i64)>) -> WatchGuard {
+        self.streams.fetch_add(1, Ordering::Relaxed);
         {
             let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
             for release in &releases {
@@ -130,6 +134,11 @@ impl Watching {
             watching: self.clone(),
             releases,
         }
+    }
+
+    /// How many live streams are open.
+    pub fn streams(&self) -> usize {
+        self.streams.load(Ordering::Relaxed)
     }
 
     /// The releases watched now.
@@ -148,6 +157,7 @@ pub struct WatchGuard {
 
 impl Drop for WatchGuard {
     fn drop(&mut self) {
+        self.watching.streams.fetch_sub(1, Ordering::Relaxed);
         let mut counts = self
             .watching
             .counts

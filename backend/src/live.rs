@@ -481,10 +481,10 @@ impl Pages {
             Some((base, old)) if *base < page.as_of => {
                 match ReleasePatch::between(old, &page.view, *base, page.as_of) {
                     Some(patch) => PageChange::Patch(patch),
-                    None => PageChange::Full(page.clone()),
+                    None => PageChange::Full(Box::new(page.clone())),
                 }
             }
-            _ => PageChange::Full(page.clone()),
+            _ => PageChange::Full(Box::new(page.clone())),
         };
         self.sent.insert(release.clone(), (page.as_of, page.view));
         Some(change)
@@ -524,11 +524,12 @@ mod tests {
         let all = Filter::default();
         let checkout = Filter {
             product: Some("checkout".into()),
-            release: None,
+            ..Filter::default()
         };
         let twelve = Filter {
             product: Some("checkout".into()),
             release: Some(12),
+            ..Filter::default()
         };
         assert!(all.matches(&notice(1, "search", Some(3))));
         assert!(checkout.matches(&notice(1, "checkout", None)));

@@ -83,7 +83,7 @@ pub struct EnvironmentChanged {
 #[serde(rename_all = "snake_case")]
 pub enum PageChange {
     /// The whole page (the server had no earlier state of it to patch from).
-    Full(LivePage),
+    Full(Box<LivePage>),
     Patch(ReleasePatch),
 }
 

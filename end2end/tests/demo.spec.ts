@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ingestToken, post } from "./fixtures/ingest";
 import { DashboardPage } from "./pages/dashboard";
 import { ReleasePage } from "./pages/release";
 
@@ -16,14 +17,16 @@ const PRODUCTS = ["checkout", "payments", "storefront", "platform"];
 interface Demo {
   process: ChildProcess;
   url: string;
+  database: string;
 }
 
 /** Starts `server demo --seed SEED` on a free port; resolves with its URL once it prints it. */
-function startDemo(seed: string): Promise<Demo> {
+function startDemo(seed: string, extra: string[] = []): Promise<Demo> {
   const dir = mkdtempSync(join(tmpdir(), "releases-demo-"));
+  const database = `sqlite://${join(dir, "demo.db")}`;
   const child = spawn(
     serverBin,
-    ["demo", "--seed", seed, "--listen", "127.0.0.1:0", "--database-url", `sqlite://${join(dir, "demo.db")}`],
+    ["demo", "--seed", seed, "--listen", "127.0.0.1:0", "--database-url", database, ...extra],
     { env: { ...process.env, RUST_LOG: "warn,sqlx=error" }, stdio: ["ignore", "pipe", "inherit"] },
   );
   return new Promise((resolve, reject) => {
@@ -35,7 +38,7 @@ function startDemo(seed: string): Promise<Demo> {
       const match = out.match(/open (http:\/\/127\.0\.0\.1:\d+)/);
       if (match) {
         clearTimeout(timer);
-        resolve({ process: child, url: match[1] });
+        resolve({ process: child, url: match[1], database });
       }
     });
   });
@@ -121,5 +124,80 @@ test.describe("demo", () => {
     await expect(releasePage.nodes).toHaveCount(environments.length);
     await expect(releasePage.status).toBeVisible();
     await page.screenshot({ path: "test-results/demo-release.png", fullPage: true });
+  });
+});
+
+test.describe("a release page left open", () => {
+  test.describe.configure({ timeout: 180_000 });
+  let demo: Demo | undefined;
+
+  test.afterAll(async () => {
+    await stopDemo(demo);
+  });
+
+  test("through a minute of demo changes keeps its environment, open error and scroll position", async ({
+    page,
+    request,
+  }) => {
+    demo = await startDemo("7", ["--speed", "5"]);
+    const base = demo.url;
+    // The newest storefront release, while it progresses.
+    let newest: { id: number; key: string } | undefined;
+    await expect
+      .poll(
+        async () => {
+          const response = await fetch(`${base}/api/v1/products/storefront/releases?status=progressing&limit=1`);
+          if (!response.ok) return false;
+          const body = await response.json();
+          newest = body.releases[0];
+          return Boolean(newest);
+        },
+        { timeout: 60_000, message: "a storefront release in progress" },
+      )
+      .toBe(true);
+    const { id, key } = newest!;
+    // An error of ours on one region; the simulator goes on with the others.
+    const token = ingestToken(demo.database);
+    await post(request, base, token, [
+      {
+        specversion: "1.0",
+        id: `left-open-${Date.now()}`,
+        source: "e2e",
+        type: "git.failed",
+        time: new Date().toISOString(),
+        data: { product: "storefront", release: key, environment: "us-prod", operation: "push", message: "rejected: protected branch" },
+      },
+    ]);
+    const detail = await (await fetch(`${base}/api/v1/products/storefront/releases/${id}`)).json();
+    const error = detail.environments
+      .find((e: { name: string }) => e.name === "us-prod")
+      .errors.find((e: { kind: string }) => e.kind === "git");
+
+    await page.setViewportSize({ width: 1280, height: 600 });
+    const release = new ReleasePage(page);
+    await page.goto(`${base}/products/storefront/releases/${id}?env=us-prod&error=${error.id}`);
+    await release.waitForHydration();
+    await expect(page.getByTestId("live-indicator")).toHaveAttribute("data-state", "live");
+    await page.evaluate(() => ((window as unknown as { leftOpen: number }).leftOpen = 1));
+    const disclosure = page.getByTestId("per-application").first();
+    await disclosure.locator("summary").click();
+    await page.evaluate(() => window.scrollTo(0, 320));
+    const statuses = () => release.nodes.evaluateAll((nodes) => nodes.map((n) => n.getAttribute("data-status")).join(","));
+    const before = await statuses();
+    const documents: string[] = [];
+    page.on("response", (response) => {
+      if ((response.headers()["content-type"] ?? "").includes("text/html")) documents.push(response.url());
+    });
+
+    await page.waitForTimeout(60_000);
+
+    expect(await statuses(), "the page followed the changes").not.toEqual(before);
+    expect(page.url()).toContain(`env=us-prod&error=${error.id}`);
+    await release.expectSelected("us-prod");
+    await expect(release.errorPanel).toHaveAttribute("data-error-id", error.id);
+    await expect(disclosure).toHaveAttribute("open", "");
+    expect(await page.evaluate(() => window.scrollY)).toBe(320);
+    expect(await page.evaluate(() => (window as unknown as { leftOpen?: number }).leftOpen)).toBe(1);
+    expect(documents).toEqual([]);
   });
 });

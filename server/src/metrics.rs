@@ -1,4 +1,5 @@
-//! Prometheus metrics: request counts and latency histograms by route.
+//! Prometheus metrics: request counts and latency histograms by route, and
+//! the open live streams.
 //! The route label is the matched route pattern, never the raw path, so
 //! unknown URLs cannot grow the label set.
 
@@ -12,8 +13,11 @@ use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+use backend::Core;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -32,16 +36,13 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
+    live_streams: Gauge,
+    /// Where the live streams are counted.
+    core: Core,
 }
 
 impl Metrics {
-    pub fn new() -> Self {
+    pub fn new(core: Core) -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
@@ -59,10 +60,18 @@ impl Metrics {
             "HTTP request latency by method and route",
             latency.clone(),
         );
+        let live_streams = Gauge::default();
+        registry.register(
+            "releases_live_streams",
+            "Open live-update streams (GET /api/v1/stream)",
+            live_streams.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
+            live_streams,
+            core,
         }
     }
 }
@@ -97,6 +106,8 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
 
 /// `GET /metrics` in the Prometheus text format.
 pub async fn render(State(metrics): State<Arc<Metrics>>) -> Response {
+    let streams = i64::try_from(metrics.core.watching.streams()).unwrap_or(i64::MAX);
+    metrics.live_streams.set(streams);
     let mut body = String::new();
     if let Err(error) = prometheus_client::encoding::text::encode(&mut body, &metrics.registry) {
         return domain::AppError::internal(error).into_response();

@@ -106,7 +106,7 @@ fn site_pkg_dir(options: &LeptosOptions) -> PathBuf {
 
 /// The whole router: API, health, metrics, static assets, and the pages.
 pub fn router(state: AppState) -> Router {
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::new(state.core.clone()));
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
     let context_core = state.core.clone();

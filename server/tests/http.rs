@@ -65,7 +65,10 @@ async fn the_dashboard_is_rendered_on_the_server() {
     let html = response.text().await.expect("body");
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
     assert!(html.contains(r#"data-testid="site-header""#), "{html}");
-    assert!(html.contains("<h1>Environments</h1>"), "{html}");
+    assert!(
+        html.contains(r#"<h1 tabindex="-1">Environments</h1>"#),
+        "{html}"
+    );
     assert!(html.contains(r#"data-theme="system""#), "{html}");
     server.stop().await;
 }

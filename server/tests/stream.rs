@@ -591,6 +591,193 @@ async fn a_gap_the_server_no_longer_keeps_is_a_reset() {
     }
 }
 
+/// The release page as the browser fetches it (`get_release`): `(as_of,
+/// read_at)`.
+async fn page(server: &TestServer, product: &str, id: i64) -> (i64, i64) {
+    let response = server
+        .client
+        .post(server.url("/api/get_release"))
+        .form(&[("product", product), ("id", &id.to_string())])
+        .send()
+        .await
+        .expect("get_release");
+    assert_eq!(response.status(), 200);
+    let page: Value = response.json().await.expect("json");
+    (
+        page["as_of"].as_i64().expect("as_of"),
+        page["read_at"].as_i64().expect("read_at"),
+    )
+}
+
+#[tokio::test]
+async fn a_watched_page_gets_each_change_as_a_patch_from_the_state_it_shows() {
+    for backend in backends() {
+        let (server, token) = server(backend).await;
+        ingest(
+            &server,
+            &token,
+            json!([
+                created("c1", "shop", "k1", "aaa", "first line\nand a body", 0),
+                created("c2", "shop", "k2", "bbb", "m", 1)
+            ]),
+        )
+        .await;
+        // As a browser does: the page, then the stream from where it was read.
+        let (as_of, read_at) = page(&server, "shop", 1).await;
+        let mut watching = open(
+            &server,
+            &format!("?details=shop/1&last_event_id={read_at}"),
+            None,
+        )
+        .await;
+        let mut plain = open(&server, "", None).await;
+
+        ingest(
+            &server,
+            &token,
+            json!([workflow(
+                "w1", "shop", "k1", "dev", "post", "run-1", "smoke", "Running", 10
+            )]),
+        )
+        .await;
+        let first = next(&mut watching).await.json();
+        assert_eq!(first["release"], 1);
+        // The page or a patch from the state the page shows.
+        let shown = match (first["detail"].get("full"), first["detail"].get("patch")) {
+            (Some(full), None) => {
+                assert_eq!(
+                    full["view"]["environments"][0]["status"], "running",
+                    "{first}"
+                );
+                assert_eq!(full["view"]["environments"][0]["runs"][0]["id"], "run-1");
+                full["as_of"].as_i64().expect("as_of")
+            }
+            (None, Some(patch)) => {
+                assert_eq!(patch["base"], as_of, "{first}");
+                assert_eq!(patch["environments"][0]["name"], "dev");
+                assert_eq!(patch["environments"][0]["status"], "running");
+                patch["to"].as_i64().expect("to")
+            }
+            _ => panic!("a watched page's change: {first}"),
+        };
+        assert!(shown > as_of);
+        let seen = next(&mut plain).await.json();
+        assert!(
+            seen.get("detail").is_none(),
+            "an unwatching stream gets the row only: {seen}"
+        );
+        assert_eq!(
+            seen["commit"]["message"], "first line",
+            "events carry the headline"
+        );
+
+        // The next: a patch from that state, with the changed run only.
+        ingest(
+            &server,
+            &token,
+            json!([workflow(
+                "w2", "shop", "k1", "dev", "post", "run-1", "smoke", "Failed", 20
+            )]),
+        )
+        .await;
+        let second = next(&mut watching).await.json();
+        let patch = &second["detail"]["patch"];
+        assert_eq!(patch["base"], shown, "{second}");
+        assert!(patch["to"].as_i64().expect("to") > shown);
+        assert_eq!(patch["status"], "failed");
+        assert_eq!(patch["environments"].as_array().map(Vec::len), Some(1));
+        assert_eq!(patch["environments"][0]["name"], "dev");
+        assert_eq!(patch["environments"][0]["runs"][0]["status"], "failed");
+        assert_eq!(
+            page(&server, "shop", 1).await.0,
+            patch["to"].as_i64().expect("to"),
+            "a page fetched now is as of the patch's change"
+        );
+
+        // Another release's change carries no page.
+        ingest(
+            &server,
+            &token,
+            json!([workflow(
+                "w3", "shop", "k2", "dev", "post", "run-2", "smoke", "Running", 30
+            )]),
+        )
+        .await;
+        let other = next(&mut watching).await.json();
+        assert_eq!(other["release"], 2);
+        assert!(other.get("detail").is_none(), "{other}");
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_new_stream_resumes_after_the_last_event_id_of_its_url() {
+    for backend in backends() {
+        let (server, token) = server(backend).await;
+        ingest(
+            &server,
+            &token,
+            json!([created("c1", "shop", "k1", "aaa", "m", 0)]),
+        )
+        .await;
+        let from = *change_ids(&server).await.last().expect("a change");
+        ingest(
+            &server,
+            &token,
+            json!([workflow(
+                "w1", "shop", "k1", "dev", "post", "run-1", "smoke", "Running", 10
+            )]),
+        )
+        .await;
+        let mut reader = open(&server, &format!("?last_event_id={from}"), None).await;
+        let missed = next(&mut reader).await;
+        assert!(missed.id() > from);
+        assert_eq!(missed.json()["environments"][0]["status"], "running");
+        // The header, as a reconnecting EventSource sends it, wins.
+        let mut resumed = open(&server, "?last_event_id=0", Some(missed.id())).await;
+        ingest(
+            &server,
+            &token,
+            json!([workflow(
+                "w2",
+                "shop",
+                "k1",
+                "dev",
+                "post",
+                "run-1",
+                "smoke",
+                "Succeeded",
+                20
+            )]),
+        )
+        .await;
+        let live = next(&mut resumed).await;
+        assert!(live.id() > missed.id(), "{live:?}");
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn bad_stream_parameters_name_themselves() {
+    let (server, _) = server(Backend::Sqlite).await;
+    for (query, field) in [
+        ("?details=shop", "details"),
+        ("?details=shop/one", "details"),
+        ("?details=/3", "details"),
+        ("?last_event_id=-4", "last_event_id"),
+        ("?last_event_id=x", "last_event_id"),
+    ] {
+        let response = request(&server, query, None, None).await;
+        assert_eq!(response.status(), 400, "{query}");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["error"]["field"], field, "{query}: {body}");
+    }
+    let many: Vec<String> = (1..=17).map(|i| format!("shop/{i}")).collect();
+    let response = request(&server, &format!("?details={}", many.join(",")), None, None).await;
+    assert_eq!(response.status(), 400);
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn reads_need_a_token_with_read_access_and_a_numeric_release() {
     for backend in backends() {

@@ -30,7 +30,9 @@ fn worker_url() -> String {
 /// How often a tab tells the worker it is still open.
 const PING_MS: u32 = 10_000;
 
-type OnEvent = Rc<dyn Fn(i64, &LiveEvent)>;
+/// What a follower does with a change: its id and the change.
+pub type EventHandler = dyn Fn(i64, &LiveEvent);
+type OnEvent = Rc<EventHandler>;
 type OnStale = Rc<dyn Fn()>;
 
 struct Follower {
@@ -106,7 +108,7 @@ thread_local! {
 pub fn follow(
     read_at: i64,
     watch: Option<(String, i64)>,
-    on_event: Box<dyn Fn(i64, &LiveEvent)>,
+    on_event: Box<EventHandler>,
     on_stale: Box<dyn Fn()>,
 ) -> u64 {
     let live = use_live();

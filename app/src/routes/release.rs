@@ -136,12 +136,11 @@ fn ReleaseBody(
                     return;
                 }
                 match &change.detail {
-                    Some(PageChange::Full(full)) => {
-                        if full.as_of > as_of.get_value() {
-                            release.set(full.view.clone());
-                            as_of.set_value(full.as_of);
-                        }
+                    Some(PageChange::Full(full)) if full.as_of > as_of.get_value() => {
+                        release.set(full.view.clone());
+                        as_of.set_value(full.as_of);
                     }
+                    Some(PageChange::Full(_)) => {}
                     Some(PageChange::Patch(patch)) => {
                         let shown = as_of.get_value();
                         if patch.to <= shown {

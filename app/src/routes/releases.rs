@@ -208,7 +208,7 @@ fn ReleasesTable(
             }
         }
     };
-    follower.set_value(Some(follow(page.read_at, None, on_event, move || reload())));
+    follower.set_value(Some(follow(page.read_at, None, on_event, reload)));
 
     let newest = cursor.is_some().then(|| {
         let href = with_query(

@@ -751,7 +751,8 @@ const STATUSES: [RunStatus; 6] = [
     RunStatus::Terminated,
 ];
 
-/// After two creations: per run, snapshots with distinct times; then
+/// After two creations: per run, snapshots with distinct times (ties
+/// between two snapshots of a run would make arrival order matter); then
 /// promotions, git errors and health. The two releases run in different
 /// environments, so supersede (defined by arrival) is not in play.
 fn stream(snapshots: &[(usize, usize, usize)], extras: &[usize]) -> Vec<Event> {
@@ -772,7 +773,7 @@ fn stream(snapshots: &[(usize, usize, usize)], extras: &[usize]) -> Vec<Event> {
             &format!("run-{run}"),
             flow,
             STATUSES[status % STATUSES.len()],
-            100 + (t as i64) * 10 + n as i64,
+            100 + (t as i64) * 100 + n as i64,
         ));
     }
     for (n, &kind) in extras.iter().enumerate() {

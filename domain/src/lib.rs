@@ -15,6 +15,7 @@ pub mod facts;
 pub mod flow;
 pub mod ingest;
 pub mod layout;
+pub mod link;
 pub mod live;
 pub mod notes;
 pub mod restart;
@@ -32,6 +33,7 @@ pub use facts::{
     PullRequest, ReleaseFacts, RunFact, StepFact,
 };
 pub use flow::{EnvSpec, Flow, FlowError, FlowSpec};
+pub use link::{is_web_url, web_url};
 pub use notes::{EnvNotes, NoteChanges, ReleaseNotes};
 pub use restart::{plan_restart, RestartError, RestartPlan, RestartRequested, RESTART_REQUESTED};
 pub use status::{aggregate, EnvStatus, FailReason, Health, Phase, ReleaseStatus, RunStatus};

@@ -149,7 +149,7 @@ pub fn EnvironmentPanel(
                             .get()
                             .into_iter()
                             .map(|h| {
-                                let app = match h.url.clone() {
+                                let app = match domain::web_url(h.url.as_deref()).map(str::to_owned) {
                                     Some(url) => view! { <a href=url>{h.application.clone()}</a> }.into_any(),
                                     None => view! { <span>{h.application.clone()}</span> }.into_any(),
                                 };
@@ -434,7 +434,7 @@ fn RunRow(
                 (
                     r.application.clone(),
                     format!("{} ({})", r.workflow, r.phase.as_str()),
-                    r.url.clone(),
+                    domain::web_url(r.url.as_deref()).map(str::to_owned),
                 )
             })
             .unwrap_or_default()

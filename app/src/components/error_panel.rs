@@ -66,7 +66,7 @@ pub fn ErrorPanel(
                         </div>
                     })}
                 </dl>
-                {error.url.clone().map(|url| {
+                {domain::web_url(error.url.as_deref()).map(str::to_owned).map(|url| {
                     let text = match error.kind {
                         ErrorKind::Application => "Open the application ↗",
                         _ => "Open the workflow in the orchestrator ↗",

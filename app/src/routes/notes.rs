@@ -153,7 +153,7 @@ fn Changes(changes: NoteChanges, #[prop(into)] prefix: String) -> impl IntoView 
                     .into_iter()
                     .map(|pr| {
                         let number = format!("#{}", pr.number);
-                        let number = match pr.url.clone() {
+                        let number = match domain::web_url(pr.url.as_deref()).map(str::to_owned) {
                             Some(url) => view! { <a class="mono" href=url>{number}</a> }.into_any(),
                             None => view! { <span class="mono">{number}</span> }.into_any(),
                         };
@@ -178,7 +178,7 @@ fn Changes(changes: NoteChanges, #[prop(into)] prefix: String) -> impl IntoView 
                     .issues
                     .into_iter()
                     .map(|issue| {
-                        let key = match issue.url.clone() {
+                        let key = match domain::web_url(issue.url.as_deref()).map(str::to_owned) {
                             Some(url) => view! { <a class="mono" href=url>{issue.key.clone()}</a> }.into_any(),
                             None => view! { <span class="mono">{issue.key.clone()}</span> }.into_any(),
                         };
@@ -209,7 +209,7 @@ fn Changes(changes: NoteChanges, #[prop(into)] prefix: String) -> impl IntoView 
 
 fn commit_row(commit: Commit) -> impl IntoView {
     let sha = short_sha(&commit.sha).to_owned();
-    let sha = match commit.url.clone() {
+    let sha = match domain::web_url(commit.url.as_deref()).map(str::to_owned) {
         Some(url) => view! { <a class="mono" href=url>{sha}</a> }.into_any(),
         None => view! { <span class="mono">{sha}</span> }.into_any(),
     };

@@ -302,7 +302,7 @@ fn ReleaseHeader(release: RwSignal<ReleaseView>, heading: NodeRef<H1>) -> impl I
         )
     });
     let sha = short_sha(&commit.sha).to_owned();
-    let sha_view = match commit.url.clone() {
+    let sha_view = match domain::web_url(commit.url.as_deref()).map(str::to_owned) {
         Some(url) => {
             view! { <a class="mono sha" href=url data-testid="commit-sha">{sha}</a> }.into_any()
         }

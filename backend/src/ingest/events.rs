@@ -2,7 +2,9 @@
 
 use serde_json::Value;
 
-use super::fields::{indexed, name_item, object, Obj};
+use super::fields::{
+    indexed, name_item, object, Obj, MAX_COMMIT_MESSAGE, MAX_MANIFEST, MAX_NAME,
+};
 use super::{
     ApplicationHealth, Command, EnvironmentPromoted, Event, GitFailed, ReleaseCreated, RunSnapshot,
     WorkflowUpdated,
@@ -15,6 +17,16 @@ use domain::{
 
 /// Logs are kept to their last 64 KiB per step (SPEC §4.2).
 pub const MAX_LOG_BYTES: usize = 64 * 1024;
+/// Most environments of a flow (SPEC §4.2.1).
+pub const MAX_ENVIRONMENTS: usize = 250;
+/// Most dependencies (edges) of a flow.
+pub const MAX_EDGES: usize = 2500;
+/// Most applications of an environment.
+pub const MAX_APPLICATIONS: usize = 50;
+/// Most steps of a run.
+pub const MAX_STEPS: usize = 500;
+/// How far ahead of the server's clock an event's `time` may be.
+pub const MAX_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 
 const EVENT_TYPES: &str =
     "release.created, workflow.updated, environment.promoted, git.failed, application.health";
@@ -37,6 +49,12 @@ pub fn parse_event(value: &Value, path: String) -> Result<Event, AppError> {
     let source = envelope.name("source")?;
     let kind = envelope.text("type")?;
     let time = envelope.time("time")?;
+    if time > chrono::Utc::now() + MAX_CLOCK_SKEW {
+        return Err(AppError::invalid(
+            envelope.path("time"),
+            "`time` is more than 5 minutes ahead of the server's clock",
+        ));
+    }
     if let Some(content_type) = envelope.opt_text("datacontenttype")? {
         if !content_type.contains("json") {
             return Err(AppError::invalid(
@@ -72,7 +90,7 @@ pub fn parse_event(value: &Value, path: String) -> Result<Event, AppError> {
 /// with a letter or digit, so it is safe in URLs as is.
 fn product(data: &Obj<'_>) -> Result<String, AppError> {
     let slug = data.name("product")?;
-    let valid = slug.len() <= 100
+    let valid = slug.len() <= MAX_NAME
         && slug
             .chars()
             .next()
@@ -87,7 +105,7 @@ fn product(data: &Obj<'_>) -> Result<String, AppError> {
             data.path("product"),
             format!(
                 "invalid product slug {slug:?}: use lowercase letters, digits, `-`, `_` and `.`, \
-                 starting with a letter or digit (at most 100)"
+                 starting with a letter or digit (at most {MAX_NAME})"
             ),
         ))
     }
@@ -114,22 +132,45 @@ fn release_created(data: &Obj<'_>) -> Result<ReleaseCreated, AppError> {
 }
 
 fn flow(flow: &Obj<'_>) -> Result<Flow, AppError> {
-    let name = flow.text("name")?;
-    let trigger = flow.text("trigger")?;
+    let name = flow.name("name")?;
+    let trigger = flow.name("trigger")?;
+    let items = flow.array("environments")?;
+    if items.len() > MAX_ENVIRONMENTS {
+        return Err(AppError::invalid(
+            flow.path("environments"),
+            format!("a flow has at most {MAX_ENVIRONMENTS} environments, this one {}", items.len()),
+        ));
+    }
     let mut environments = Vec::new();
-    for (path, item) in indexed(&flow.path("environments"), flow.array("environments")?) {
+    let mut edges = 0;
+    for (path, item) in indexed(&flow.path("environments"), items) {
         let env = object(item, path)?;
-        let names = |field: &str| -> Result<Vec<String>, AppError> {
-            indexed(&env.path(field), env.array(field)?)
+        let names = |field: &str, most: usize, what: &str| -> Result<Vec<String>, AppError> {
+            let items = env.array(field)?;
+            if items.len() > most {
+                return Err(AppError::invalid(
+                    env.path(field),
+                    format!("an environment has at most {most} {what}"),
+                ));
+            }
+            indexed(&env.path(field), items)
                 .map(|(path, item)| name_item(item, &path))
                 .collect()
         };
+        let depends_on = names("depends_on", MAX_EDGES, "dependencies")?;
+        edges += depends_on.len();
+        if edges > MAX_EDGES {
+            return Err(AppError::invalid(
+                env.path("depends_on"),
+                format!("a flow has at most {MAX_EDGES} dependencies in all"),
+            ));
+        }
         environments.push(EnvSpec {
-            name: env.text("name")?,
-            depends_on: names("depends_on")?,
-            applications: names("applications")?,
-            pre_action: env.opt_text("pre_action")?,
-            post_action: env.opt_text("post_action")?,
+            name: env.name("name")?,
+            depends_on,
+            applications: names("applications", MAX_APPLICATIONS, "applications")?,
+            pre_action: env.opt_name("pre_action")?,
+            post_action: env.opt_name("post_action")?,
         });
     }
     Flow::new(FlowSpec {
@@ -144,12 +185,12 @@ fn commit(commit: &Obj<'_>) -> Result<Commit, AppError> {
     let author = commit.object("author")?;
     Ok(Commit {
         sha: commit.name("sha")?,
-        message: commit.text("message")?,
+        message: commit.text_of("message", MAX_COMMIT_MESSAGE)?,
         author: Author {
             name: author.text("name")?,
             email: author.opt_text("email")?,
         },
-        url: commit.opt_text("url")?,
+        url: commit.opt_url("url")?,
         timestamp: commit.opt_time("timestamp")?,
     })
 }
@@ -170,7 +211,7 @@ fn changes(changes: &Obj<'_>) -> Result<Changes, AppError> {
         Ok(PullRequest {
             number,
             title: pr.text("title")?,
-            url: pr.opt_text("url")?,
+            url: pr.opt_url("url")?,
             author: pr.opt_text("author")?,
         })
     })
@@ -181,7 +222,7 @@ fn changes(changes: &Obj<'_>) -> Result<Changes, AppError> {
             Ok(IssueRef {
                 key: issue.name("key")?,
                 title: issue.opt_text("title")?,
-                url: issue.opt_text("url")?,
+                url: issue.opt_url("url")?,
             })
         })
         .collect::<Result<_, AppError>>()?;
@@ -209,20 +250,36 @@ fn workflow_updated(data: &Obj<'_>) -> Result<WorkflowUpdated, AppError> {
         status: run_status(&run)?,
         started_at: run.opt_time("started_at")?,
         finished_at: run.opt_time("finished_at")?,
-        url: run.opt_text("url")?,
-        manifest: run.opt_text("manifest")?,
+        url: run.opt_url("url")?,
+        manifest: run.opt_text_of("manifest", MAX_MANIFEST)?,
         message: run.opt_text("message")?,
     };
-    let steps = indexed(&data.path("steps"), data.array("steps")?)
+    let items = data.array("steps")?;
+    if items.len() > MAX_STEPS {
+        return Err(AppError::invalid(
+            data.path("steps"),
+            format!("a run has at most {MAX_STEPS} steps, this one {}", items.len()),
+        ));
+    }
+    let mut names = std::collections::HashSet::with_capacity(items.len());
+    let steps = indexed(&data.path("steps"), items)
         .map(|(path, item)| {
             let step = object(item, path)?;
+            let name = step.name("name")?;
+            if !names.insert(name.clone()) {
+                return Err(AppError::invalid(
+                    step.path("name"),
+                    format!("step {name:?} appears twice in the run: step names are unique"),
+                ));
+            }
             Ok(StepFact {
-                name: step.name("name")?,
+                name,
                 status: run_status(&step)?,
                 started_at: step.opt_time("started_at")?,
                 finished_at: step.opt_time("finished_at")?,
                 message: step.opt_text("message")?,
-                logs: step.opt_text("logs")?.map(log_tail),
+                // Logs are kept to their tail: any length is accepted.
+                logs: step.opt_text_of("logs", usize::MAX)?.map(log_tail),
             })
         })
         .collect::<Result<_, AppError>>()?;
@@ -266,7 +323,7 @@ fn environment_promoted(data: &Obj<'_>) -> Result<EnvironmentPromoted, AppError>
             .flatten(),
         commit_url: commit
             .as_ref()
-            .map(|c| c.opt_text("url"))
+            .map(|c| c.opt_url("url"))
             .transpose()?
             .flatten(),
     })
@@ -291,6 +348,6 @@ fn application_health(data: &Obj<'_>) -> Result<ApplicationHealth, AppError> {
         application: data.name("application")?,
         health: data.parsed("health", Health::parse, HEALTHS)?,
         message: data.opt_text("message")?,
-        url: data.opt_text("url")?,
+        url: data.opt_url("url")?,
     })
 }

@@ -7,8 +7,17 @@ use serde_json::{Map, Value};
 
 use domain::AppError;
 
-/// Longest accepted identifier (product, release key, environment, …).
+/// Longest accepted identifier (product, release key, environment, …), in
+/// characters (SPEC §4.2.1).
 pub const MAX_NAME: usize = 200;
+/// Longest commit message, in bytes.
+pub const MAX_COMMIT_MESSAGE: usize = 64 * 1024;
+/// Longest other text (messages, titles, details, authors), in bytes.
+pub const MAX_TEXT: usize = 16 * 1024;
+/// Longest workflow manifest, in bytes.
+pub const MAX_MANIFEST: usize = 256 * 1024;
+/// Longest URL, in bytes.
+pub const MAX_URL: usize = 2048;
 
 /// A JSON object and the path that leads to it (`""` for the root).
 #[derive(Clone)]
@@ -80,21 +89,59 @@ impl<'a> Obj<'a> {
         )
     }
 
-    /// A string that may be empty; required.
+    /// A string that may be empty, of at most `MAX_TEXT` bytes; required.
     pub fn text(&self, name: &str) -> Result<String, AppError> {
-        match self.get(name) {
-            None => Err(self.missing(name)),
-            Some(Value::String(s)) => Ok(s.clone()),
-            Some(other) => Err(self.wrong(name, "a string", other)),
-        }
+        self.text_of(name, MAX_TEXT)
     }
 
     /// A string that may be empty; optional (absent or null is `None`).
     pub fn opt_text(&self, name: &str) -> Result<Option<String>, AppError> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(self.wrong(name, "a string", other)),
+        self.opt_text_of(name, MAX_TEXT)
+    }
+
+    /// A required string of at most `max` bytes, without NUL.
+    pub fn text_of(&self, name: &str, max: usize) -> Result<String, AppError> {
+        self.opt_text_of(name, max)?
+            .ok_or_else(|| self.missing(name))
+    }
+
+    /// An optional string of at most `max` bytes, without NUL (which no
+    /// database stores the same way).
+    pub fn opt_text_of(&self, name: &str, max: usize) -> Result<Option<String>, AppError> {
+        let value = match self.get(name) {
+            None => return Ok(None),
+            Some(Value::String(s)) => s,
+            Some(other) => return Err(self.wrong(name, "a string", other)),
+        };
+        if value.contains('\0') {
+            return Err(AppError::invalid(
+                self.path(name),
+                format!("`{name}` contains a NUL character"),
+            ));
+        }
+        if value.len() > max {
+            return Err(AppError::invalid(
+                self.path(name),
+                format!("`{name}` is longer than {max} bytes"),
+            ));
+        }
+        Ok(Some(value.clone()))
+    }
+
+    /// An optional absolute `http` or `https` URL (anything else — a
+    /// `javascript:` or `data:` URL, a relative one — would become a link
+    /// that runs on this site).
+    pub fn opt_url(&self, name: &str) -> Result<Option<String>, AppError> {
+        let Some(value) = self.opt_text_of(name, MAX_URL)? else {
+            return Ok(None);
+        };
+        if domain::is_web_url(&value) {
+            Ok(Some(value))
+        } else {
+            Err(AppError::invalid(
+                self.path(name),
+                format!("`{name}` must be an absolute http:// or https:// URL"),
+            ))
         }
     }
 
@@ -112,18 +159,9 @@ impl<'a> Obj<'a> {
     }
 
     fn check_name(&self, name: &str, value: String) -> Result<String, AppError> {
-        if value.trim().is_empty() {
-            return Err(AppError::invalid(
-                self.path(name),
-                format!("`{name}` must not be empty"),
-            ));
-        }
-        if value.chars().count() > MAX_NAME {
-            return Err(AppError::invalid(
-                self.path(name),
-                format!("`{name}` is longer than {MAX_NAME} characters"),
-            ));
-        }
+        check_name(&value).map_err(|problem| {
+            AppError::invalid(self.path(name), format!("`{name}` {problem}"))
+        })?;
         Ok(value)
     }
 
@@ -222,14 +260,28 @@ pub fn indexed<'v>(base: &str, items: &'v [Value]) -> impl Iterator<Item = (Stri
         .map(move |(i, item)| (format!("{base}[{i}]"), item))
 }
 
-/// `value` as a non-blank string (an element of a string array).
+/// What is wrong with `value` as a name (SPEC §4.2.1: 1 to `MAX_NAME`
+/// characters, not blank, no control characters), if anything.
+fn check_name(value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    if value.chars().count() > MAX_NAME {
+        return Err(format!("is longer than {MAX_NAME} characters"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err("contains a control character".to_owned());
+    }
+    Ok(())
+}
+
+/// `value` as a name (an element of a string array).
 pub fn name_item(value: &Value, path: &str) -> Result<String, AppError> {
     match value {
-        Value::String(s) if !s.trim().is_empty() && s.chars().count() <= MAX_NAME => Ok(s.clone()),
-        Value::String(_) => Err(AppError::invalid(
-            path,
-            format!("must be a non-empty name of at most {MAX_NAME} characters"),
-        )),
+        Value::String(s) => match check_name(s) {
+            Ok(()) => Ok(s.clone()),
+            Err(problem) => Err(AppError::invalid(path, format!("the name {problem}"))),
+        },
         other => Err(AppError::invalid(
             path,
             format!("must be a string, got {}", kind(other)),

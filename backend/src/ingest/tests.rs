@@ -178,3 +178,182 @@ fn logs_keep_their_last_64_kib() {
     assert!(logs.len() <= MAX_LOG_BYTES);
     assert!(logs.ends_with("zzzzzzzzzz"));
 }
+
+/// The field the refusal of `body` (a single event) names.
+fn refused(body: &Value) -> String {
+    field_of(&error_of(body, "application/json"))
+        .unwrap_or("(no field)")
+        .to_owned()
+}
+
+#[test]
+fn every_limit_of_spec_4_2_1_is_a_refusal_naming_the_field() {
+    // Sets (or adds) the field at `pointer`.
+    let set = |mut event: Value, pointer: &str, value: Value| {
+        let (parent, key) = pointer.rsplit_once('/').expect("a pointer");
+        match event.pointer_mut(parent).expect("a parent in the fixture") {
+            Value::Object(fields) => {
+                fields.insert(key.to_owned(), value);
+            }
+            Value::Array(items) => items[key.parse::<usize>().expect("an index")] = value,
+            _ => panic!("{parent} holds no fields"),
+        }
+        event
+    };
+    let cases: Vec<(Value, &str)> = vec![
+        (set(created(), "/data/release", json!("r".repeat(201))), "data.release"),
+        (set(created(), "/data/release", json!("r\u{7}1")), "data.release"),
+        (set(created(), "/data/product", json!("p".repeat(201))), "data.product"),
+        (
+            set(created(), "/data/flow/environments/0/name", json!("d".repeat(201))),
+            "data.flow.environments[0].name",
+        ),
+        (
+            set(created(), "/data/flow/environments/0/post_action", json!("a\nb")),
+            "data.flow.environments[0].post_action",
+        ),
+        (
+            set(created(), "/data/flow/environments/0/applications", json!((0..51).map(|i| format!("a{i}")).collect::<Vec<_>>())),
+            "data.flow.environments[0].applications",
+        ),
+        (
+            set(created(), "/data/commit/message", json!("m".repeat(64 * 1024 + 1))),
+            "data.commit.message",
+        ),
+        (set(created(), "/data/commit/url", json!("javascript:alert(1)")), "data.commit.url"),
+        (set(created(), "/data/commit/url", json!("/relative")), "data.commit.url"),
+        (set(created(), "/data/commit/message", json!("a\u{0}b")), "data.commit.message"),
+        (set(created(), "/time", json!("9999-01-01T00:00:00Z")), "time"),
+        (set(updated(), "/data/run/url", json!("data:text/html,x")), "data.run.url"),
+        (
+            set(updated(), "/data/run/manifest", json!("m".repeat(256 * 1024 + 1))),
+            "data.run.manifest",
+        ),
+        (
+            set(updated(), "/data/run/message", json!("m".repeat(16 * 1024 + 1))),
+            "data.run.message",
+        ),
+        (
+            set(updated(), "/data/steps", json!((0..501).map(|i| json!({"name": format!("s{i}"), "status": "success"})).collect::<Vec<_>>())),
+            "data.steps",
+        ),
+        (
+            set(updated(), "/data/steps", json!([{"name": "a", "status": "success"}, {"name": "a", "status": "failed"}])),
+            "data.steps[1].name",
+        ),
+        (set(updated(), "/data/run/id", json!("")), "data.run.id"),
+    ];
+    for (event, field) in cases {
+        assert_eq!(refused(&event), field, "{event}");
+    }
+    // Logs are cut to their tail, not refused.
+    let long = set(updated(), "/data/steps/0/logs", json!("l".repeat(200 * 1024)));
+    let bytes = serde_json::to_vec(&long).expect("json");
+    let events = parse_request(&headers("application/json"), &bytes).expect("accepted");
+    let Command::WorkflowUpdated(update) = &events[0].command else {
+        panic!("a workflow update");
+    };
+    assert_eq!(update.steps[0].logs.as_deref().map(str::len), Some(MAX_LOG_BYTES));
+}
+
+#[test]
+fn a_flow_has_at_most_250_environments_and_2500_dependencies() {
+    let env = |i: usize, deps: Vec<String>| {
+        json!({"name": format!("e{i}"), "depends_on": deps, "applications": ["api"]})
+    };
+    let mut wide = created();
+    wide["data"]["flow"] = json!({"name": "wide", "trigger": "e0",
+        "environments": (0..251).map(|i| env(i, if i == 0 { vec![] } else { vec!["e0".into()] })).collect::<Vec<_>>()});
+    assert_eq!(refused(&wide), "data.flow.environments");
+    // 80 environments, each after all the earlier ones: 3,160 dependencies.
+    let mut dense = created();
+    dense["data"]["flow"] = json!({"name": "dense", "trigger": "e0",
+        "environments": (0..80).map(|i| env(i, (0..i).map(|j| format!("e{j}")).collect())).collect::<Vec<_>>()});
+    assert!(refused(&dense).ends_with(".depends_on"), "{}", refused(&dense));
+}
+
+mod fuzz {
+    //! Arbitrary bytes, and arbitrary JSON shaped like each event type, into
+    //! the parser: it never panics, and answers events or a 4xx.
+
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    use super::{created, headers, updated};
+    use crate::ingest::parse_request;
+
+    /// Any JSON value, a few levels deep, with hostile strings.
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|f| json!(f)),
+            ".{0,40}".prop_map(Value::String),
+            Just(json!("javascript:alert(1)")),
+            Just(json!("9999-12-31T23:59:59Z")),
+            Just(json!("\u{0}")),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(".{0,12}", inner, 0..6)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Every leaf path of `value`, as JSON pointers.
+    fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map {
+                    pointers(child, format!("{at}/{key}"), out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    pointers(child, format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+        out.push(at);
+    }
+
+    fn answered(bytes: &[u8], content_type: &str) -> Result<(), String> {
+        match parse_request(&headers(content_type), bytes) {
+            Ok(_) => Ok(()),
+            Err(error) if (400..500).contains(&error.status()) => Ok(()),
+            Err(error) => Err(format!("{} {error}", error.status())),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn arbitrary_bytes_are_refused_or_parsed(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            for content_type in ["application/json", "application/cloudevents-batch+json"] {
+                prop_assert_eq!(answered(&bytes, content_type), Ok(()));
+            }
+        }
+
+        #[test]
+        fn any_field_of_any_event_replaced_by_anything_is_refused_or_parsed(
+            which in 0usize..2,
+            field in any::<prop::sample::Index>(),
+            replacement in arb_json(),
+        ) {
+            let mut event = if which == 0 { created() } else { updated() };
+            let mut all = Vec::new();
+            pointers(&event, String::new(), &mut all);
+            let pointer = field.get(&all).clone();
+            if let Some(slot) = event.pointer_mut(&pointer) {
+                *slot = replacement;
+            }
+            let bytes = serde_json::to_vec(&json!([event])).expect("json");
+            prop_assert_eq!(answered(&bytes, "application/cloudevents-batch+json"), Ok(()));
+        }
+    }
+}

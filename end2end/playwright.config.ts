@@ -17,6 +17,27 @@ if (!process.env.E2E_DATA_DIR) {
 const port = Number(process.env.E2E_PORT);
 const serverBin = process.env.SERVER_BIN ?? "../target/debug/server";
 
+/** The titles of the tests that measure time (see the `timed` project). */
+const TIMED = /within \d+ ms/;
+
+const chromium = {
+  ...devices["Desktop Chrome"],
+  viewport: { width: 1280, height: 800 },
+  launchOptions: {
+    executablePath: "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  },
+};
+
 export default defineConfig({
   testDir: "./tests",
   // Seeds the fresh database through the API once the server is up.
@@ -36,23 +57,26 @@ export default defineConfig({
   projects: [
     {
       name: "chromium",
-      use: {
-        ...devices["Desktop Chrome"],
-        viewport: { width: 1280, height: 800 },
-        launchOptions: {
-          executablePath: "/usr/bin/chromium",
-          args: [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-          ],
-        },
-      },
+      testIgnore: /demo\.spec\.ts/,
+      grepInvert: TIMED,
+      use: chromium,
+    },
+    {
+      // Tests that time the app (a live change within 500 ms) run alone,
+      // once the others are done, so that no other test's load is measured.
+      name: "timed",
+      grep: TIMED,
+      dependencies: ["chromium"],
+      fullyParallel: false,
+      use: chromium,
+    },
+    {
+      // The specs that run `server demo` (which seeds months of history and
+      // keeps simulating) load the machine: they run after the others.
+      name: "demo",
+      testMatch: /demo\.spec\.ts/,
+      dependencies: ["timed"],
+      use: chromium,
     },
   ],
   webServer: {

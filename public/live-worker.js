@@ -37,6 +37,8 @@ const KINDS = ["release", "environment", "product", "reset"];
 /** port -> {watch: string[], seen: number} */
 const tabs = new Map();
 let source = null;
+/** The stream `source` replaces, until `source` is open. */
+let previous = null;
 let url = null;
 /** The id of the last event received; null before the stream opens. */
 let position = null;
@@ -131,7 +133,10 @@ function receive(kind, event) {
 function open() {
   clearTimeout(retry);
   retry = null;
-  if (source) source.close();
+  // The stream being replaced goes on delivering until the new one is open
+  // (events are told apart by id), so a change is never held up by a reopen.
+  if (previous) previous.close();
+  previous = source;
   url = wantedUrl();
   if (position === null) {
     // The first stream starts where the oldest data of the tabs ends.
@@ -144,6 +149,8 @@ function open() {
   source = opened;
   opened.onopen = () => {
     if (source !== opened) return;
+    if (previous) previous.close();
+    previous = null;
     failures = 0;
     setState("live");
   };
@@ -165,6 +172,8 @@ function follow() {
   clearTimeout(reopen);
   reopen = setTimeout(() => {
     if (!tabs.size) {
+      if (previous) previous.close();
+      previous = null;
       if (source) source.close();
       source = null;
       url = null;

@@ -139,24 +139,34 @@ test.describe("a release page left open", () => {
     page,
     request,
   }) => {
-    demo = await startDemo("7", ["--speed", "5"]);
+    demo = await startDemo("7");
     const base = demo.url;
-    // The newest storefront release, while it progresses.
-    let newest: { id: number; key: string } | undefined;
+    // A release the simulator has just started (every environment but its
+    // first still pending): it changes all through the minute.
+    let fresh: { product: string; id: number; key: string; leaf: string } | undefined;
     await expect
       .poll(
         async () => {
-          const response = await fetch(`${base}/api/v1/products/storefront/releases?status=progressing&limit=1`);
-          if (!response.ok) return false;
-          const body = await response.json();
-          newest = body.releases[0];
-          return Boolean(newest);
+          for (const product of PRODUCTS) {
+            const response = await fetch(`${base}/api/v1/products/${product}/releases?status=progressing&limit=1`);
+            if (!response.ok) continue;
+            const candidate = (await response.json()).releases[0];
+            const environments: { name: string; status: string }[] = candidate?.environments ?? [];
+            // Created by the simulator just now, not seeded history (which the
+            // seeding finishes within seconds).
+            const live = Date.now() - Date.parse(candidate?.created_at ?? "") < 30_000;
+            if (live && environments.length > 1 && environments.slice(1).every((e) => e.status === "pending")) {
+              fresh = { product, id: candidate.id, key: candidate.key, leaf: environments[environments.length - 1].name };
+              return true;
+            }
+          }
+          return false;
         },
-        { timeout: 60_000, message: "a storefront release in progress" },
+        { timeout: 120_000, intervals: [500], message: "a release that has just started" },
       )
       .toBe(true);
-    const { id, key } = newest!;
-    // An error of ours on one region; the simulator goes on with the others.
+    const { product, id, key, leaf } = fresh!;
+    // An error of ours on its last environment; the simulator goes on with the others.
     const token = ingestToken(demo.database);
     await post(request, base, token, [
       {
@@ -165,17 +175,17 @@ test.describe("a release page left open", () => {
         source: "e2e",
         type: "git.failed",
         time: new Date().toISOString(),
-        data: { product: "storefront", release: key, environment: "us-prod", operation: "push", message: "rejected: protected branch" },
+        data: { product, release: key, environment: leaf, operation: "push", message: "rejected: protected branch" },
       },
     ]);
-    const detail = await (await fetch(`${base}/api/v1/products/storefront/releases/${id}`)).json();
+    const detail = await (await fetch(`${base}/api/v1/products/${product}/releases/${id}`)).json();
     const error = detail.environments
-      .find((e: { name: string }) => e.name === "us-prod")
+      .find((e: { name: string }) => e.name === leaf)
       .errors.find((e: { kind: string }) => e.kind === "git");
 
     await page.setViewportSize({ width: 1280, height: 600 });
     const release = new ReleasePage(page);
-    await page.goto(`${base}/products/storefront/releases/${id}?env=us-prod&error=${error.id}`);
+    await page.goto(`${base}/products/${product}/releases/${id}?env=${leaf}&error=${error.id}`);
     await release.waitForHydration();
     await expect(page.getByTestId("live-indicator")).toHaveAttribute("data-state", "live");
     await page.evaluate(() => ((window as unknown as { leftOpen: number }).leftOpen = 1));
@@ -192,8 +202,8 @@ test.describe("a release page left open", () => {
     await page.waitForTimeout(60_000);
 
     expect(await statuses(), "the page followed the changes").not.toEqual(before);
-    expect(page.url()).toContain(`env=us-prod&error=${error.id}`);
-    await release.expectSelected("us-prod");
+    expect(page.url()).toContain(`env=${leaf}&error=${error.id}`);
+    await release.expectSelected(leaf);
     await expect(release.errorPanel).toHaveAttribute("data-error-id", error.id);
     await expect(disclosure).toHaveAttribute("open", "");
     expect(await page.evaluate(() => window.scrollY)).toBe(320);

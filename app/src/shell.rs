@@ -21,6 +21,8 @@ use crate::routes::{
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     // The theme comes from the `theme` cookie, so the first paint already has it.
     let theme = request_theme();
+    #[cfg(feature = "ssr")]
+    content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en" data-theme=theme.as_str()>
@@ -38,6 +40,37 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App />
             </body>
         </html>
+    }
+}
+
+/// The page's `Content-Security-Policy`: scripts, styles, connections and
+/// workers from this origin only; inline scripts only with this response's
+/// nonce (the hydration bootstrap and the resources it streams carry it);
+/// WebAssembly allowed to compile; no plugins, no framing, no `<base>`,
+/// forms post here. Inline `style` attributes stay allowed (the graph's
+/// size and the running animation's offsets are set that way).
+#[cfg(feature = "ssr")]
+pub fn page_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' data:; \
+         connect-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+#[cfg(feature = "ssr")]
+fn content_security_policy() {
+    use axum::http::{header::CONTENT_SECURITY_POLICY, HeaderValue};
+    let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
+        return;
+    };
+    // The nonce is base64: always a valid header value.
+    if let Ok(value) = HeaderValue::from_str(&page_policy(&nonce)) {
+        response.insert_header(CONTENT_SECURITY_POLICY, value);
     }
 }
 

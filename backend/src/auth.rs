@@ -92,22 +92,82 @@ pub struct Caller {
 /// The token `token` names, if it is known.
 pub async fn find_token(db: &Db, token: &str) -> Result<Option<Caller>, AppError> {
     let mut conn = db.pool.acquire().await.or_internal()?;
-    let Some(row) = store::tokens::find(&mut conn, &hash_token(token)).await? else {
-        return Ok(None);
-    };
+    let row = store::tokens::find(&mut conn, &hash_token(token)).await?;
+    row.map(caller_of).transpose()
+}
+
+fn caller_of(row: store::tokens::TokenRow) -> Result<Caller, AppError> {
     let role = Role::parse(&row.role)
         .ok_or_else(|| AppError::internal(format!("stored role {:?}", row.role)))?;
-    Ok(Some(Caller {
+    Ok(Caller {
         token_id: row.id,
         name: row.name,
         role,
-    }))
+    })
 }
 
-/// The cookie of a signed-in browser. It holds the token pasted on the
-/// sign-in page (HttpOnly, SameSite=Strict), checked like a bearer token on
-/// every request, so revoking the token signs the browser out too.
+/// The cookie of a signed-in browser (HttpOnly, SameSite=Strict): a random
+/// session id, of which only a hash is stored, never the token itself.
 pub const SESSION_COOKIE: &str = "releases_session";
+
+/// A session ends after this long without a request…
+pub const SESSION_IDLE_MS: i64 = 12 * 3600 * 1000;
+/// …and this long after sign-in, whatever its use.
+pub const SESSION_MAX_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// Prefix of session ids.
+const SESSION_PREFIX: &str = "rls_s_";
+
+/// Starts a session of the token `token_id`; the id for the cookie.
+pub async fn create_session(db: &Db, token_id: i64) -> Result<String, AppError> {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let id = format!("{SESSION_PREFIX}{}", hex::encode(bytes));
+    let mut conn = db.pool.acquire().await.or_internal()?;
+    let now = chrono::Utc::now().timestamp_millis();
+    store::tokens::insert_session(&mut conn, &hash_token(&id), token_id, now).await?;
+    Ok(id)
+}
+
+/// The caller of the live session `id`, if there is one.
+pub async fn find_session(db: &Db, id: &str) -> Result<Option<Caller>, AppError> {
+    let mut conn = db.pool.acquire().await.or_internal()?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let row = store::tokens::find_session(
+        &mut conn,
+        &hash_token(id),
+        now - SESSION_IDLE_MS,
+        now - SESSION_MAX_MS,
+        now,
+    )
+    .await?;
+    row.map(caller_of).transpose()
+}
+
+/// Ends the session `id` (sign-out), and clears expired ones.
+pub async fn end_session(db: &Db, id: &str) -> Result<(), AppError> {
+    let mut conn = db.pool.acquire().await.or_internal()?;
+    let now = chrono::Utc::now().timestamp_millis();
+    store::tokens::delete_session(
+        &mut conn,
+        &hash_token(id),
+        now - SESSION_IDLE_MS,
+        now - SESSION_MAX_MS,
+    )
+    .await
+}
+
+/// Every token (never its hash), oldest first.
+pub async fn list_tokens(db: &Db) -> Result<Vec<store::tokens::TokenListing>, AppError> {
+    let mut conn = db.pool.acquire().await.or_internal()?;
+    store::tokens::list(&mut conn).await
+}
+
+/// Deletes token `id`, ending its sessions; whether it existed.
+pub async fn delete_token(db: &Db, id: i64) -> Result<bool, AppError> {
+    let mut conn = db.pool.acquire().await.or_internal()?;
+    store::tokens::delete(&mut conn, id).await
+}
 
 /// The caller of a request with these `headers` and `method`: a bearer
 /// token must be known (else 401); without one, a known session cookie
@@ -136,10 +196,10 @@ pub async fn resolve(
     }
     // A stale or unknown cookie is anonymous: the page stays readable
     // where anonymous read is on.
-    let Some(token) = session_token(headers) else {
+    let Some(session) = session_token(headers) else {
         return Ok(None);
     };
-    let Some(caller) = find_token(&core.db, &token).await? else {
+    let Some(caller) = find_session(&core.db, &session).await? else {
         return Ok(None);
     };
     let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
@@ -175,7 +235,7 @@ pub fn require(caller: Option<Caller>, role: Role) -> Result<Caller, AppError> {
     }
 }
 
-/// The token in the session cookie, if the request carries one.
+/// The session id in the session cookie, if the request carries one.
 pub fn session_token(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(COOKIE)

@@ -2,7 +2,7 @@
 //! dashboard, a page of the releases list, a release with every derived
 //! status, and its notes. Each is a few queries whatever its size.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use domain::live::{AsOf, LivePage};
 use domain::notes;
@@ -151,6 +151,9 @@ async fn releases(
     })
 }
 
+/// Longest search text, in bytes.
+const MAX_SEARCH: usize = 200;
+
 fn page_filter(query: &ReleaseQuery) -> Result<PageFilter, AppError> {
     let statuses = match query.status.as_deref().map(str::trim) {
         None | Some("") => Vec::new(),
@@ -194,6 +197,20 @@ fn page_filter(query: &ReleaseQuery) -> Result<PageFilter, AppError> {
         .map(str::trim)
         .filter(|q| !q.is_empty())
         .map(str::to_owned);
+    if let Some(q) = &q {
+        if q.contains('\0') {
+            return Err(AppError::invalid(
+                "q",
+                "the search may not contain NUL (U+0000)",
+            ));
+        }
+        if q.len() > MAX_SEARCH {
+            return Err(AppError::invalid(
+                "q",
+                format!("the search is at most {MAX_SEARCH} bytes"),
+            ));
+        }
+    }
     Ok(PageFilter {
         statuses,
         q,
@@ -312,17 +329,25 @@ pub async fn release_notes(core: &Core, product: &str, id: i64) -> Result<Releas
         None
     };
 
+    // Environments that last succeeded at the same release share one merge.
+    let mut merged: BTreeMap<i64, (Vec<i64>, NoteChanges)> = BTreeMap::new();
     let environments = names
         .into_iter()
         .map(|name| {
             let last = since.get(&name).copied().flatten();
             let floor = last.unwrap_or(0);
-            let mut changes = NoteChanges::default();
-            let mut releases = Vec::new();
-            for (release, notes) in per_release.iter().filter(|(r, _)| *r > floor) {
-                releases.push(*release);
-                notes::merge(&mut changes, notes.clone());
-            }
+            let (releases, changes) = merged
+                .entry(floor)
+                .or_insert_with(|| {
+                    let mut changes = NoteChanges::default();
+                    let mut releases = Vec::new();
+                    for (release, notes) in per_release.iter().filter(|(r, _)| *r > floor) {
+                        releases.push(*release);
+                        notes::merge(&mut changes, notes.clone());
+                    }
+                    (releases, changes)
+                })
+                .clone();
             EnvNotes {
                 since: last,
                 releases,

@@ -172,6 +172,70 @@ fn benches(c: &mut Criterion) {
 
     let flow = flow(50);
     c.bench_function("layout 50 envs", |b| b.iter(|| layout(black_box(&flow))));
+
+    // The worst the ingest limits allow (SPEC §4.2.1): 250 environments and
+    // 2,500 dependencies, most of them spanning 150 layers or more. Target:
+    // well under the 50 ms a release page of it may take to render.
+    let largest = largest_flow();
+    assert_eq!(largest.environments().len(), 250);
+    assert_eq!(largest.edge_positions().count(), 2_500);
+    c.bench_function("layout of the largest allowed flow", |b| {
+        b.iter(|| layout(black_box(&largest)))
+    });
+
+    // The longest commit message allowed (64 KiB), made of distinct issue
+    // keys: once quadratic in their number.
+    let mut message = String::new();
+    let mut key = 0;
+    while message.len() < 64 * 1024 - 16 {
+        key += 1;
+        message.push_str(&format!("#{key} ABC-{key} "));
+    }
+    c.bench_function("issue keys of a 64 KiB message of keys", |b| {
+        b.iter(|| domain::notes::issue_keys(black_box(&message)))
+    });
+}
+
+/// A chain of 250 environments, plus dependencies from each of the first
+/// ones on the last ones: 2,500 in all, the longest the limits allow.
+fn largest_flow() -> Flow {
+    const N: usize = 250;
+    let mut depends: Vec<Vec<String>> = (0..N)
+        .map(|i| {
+            if i == 0 {
+                Vec::new()
+            } else {
+                vec![format!("env-{}", i - 1)]
+            }
+        })
+        .collect();
+    let mut extra = 2_500 - (N - 1);
+    'fill: for from in 0..N {
+        for to in (from + 2..N).rev() {
+            if extra == 0 {
+                break 'fill;
+            }
+            depends[to].push(format!("env-{from}"));
+            extra -= 1;
+        }
+    }
+    let environments = depends
+        .into_iter()
+        .enumerate()
+        .map(|(i, depends_on)| EnvSpec {
+            name: format!("env-{i}"),
+            depends_on,
+            applications: vec!["app".to_string()],
+            pre_action: None,
+            post_action: None,
+        })
+        .collect();
+    Flow::new(FlowSpec {
+        name: "largest".into(),
+        trigger: "env-0".into(),
+        environments,
+    })
+    .expect("the largest allowed flow is valid")
 }
 
 criterion_group!(domain, benches);

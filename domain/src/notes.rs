@@ -102,6 +102,7 @@ pub fn merge(into: &mut NoteChanges, more: NoteChanges) {
 pub fn issue_keys(text: &str) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
     let mut keys = Vec::new();
+    let mut seen = BTreeSet::new();
     let mut i = 0;
     while i < chars.len() {
         let standalone = i == 0 || !(chars[i - 1].is_alphanumeric() || chars[i - 1] == '_');
@@ -112,7 +113,7 @@ pub fn issue_keys(text: &str) -> Vec<String> {
                     .is_some_and(|c| c.is_alphanumeric() || *c == '_');
                 if !followed {
                     let key: String = chars[i..end].iter().collect();
-                    if !keys.contains(&key) {
+                    if seen.insert(key.clone()) {
                         keys.push(key);
                     }
                     i = end;

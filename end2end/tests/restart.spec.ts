@@ -80,7 +80,13 @@ test("an operator restarts a failed release and watches the new attempt", async 
   await expect(release.status).toHaveAttribute("data-status", "failed");
   await expect(page.getByTestId("restart-button")).toHaveCount(0);
 
-  await context.addCookies([{ name: "releases_session", value: token("operator"), url: baseURL!, httpOnly: true, sameSite: "Strict" }]);
+  // Signed in as an operator (the session cookie lands in this context).
+  const signIn = await page.request.post(`${baseURL}/api/sign_in`, {
+    form: { token: token("operator"), next: "/" },
+    headers: { Origin: new URL(baseURL!).origin },
+  });
+  expect(signIn.ok()).toBe(true);
+  expect((await context.cookies()).some((c) => c.name === "releases_session")).toBe(true);
   await release.open(product, 1);
   await release.waitForHydration();
   await page.getByTestId("restart-button").click();

@@ -36,6 +36,7 @@ test("an operator signs in with a token and out again", async ({ page, context }
   await expect(page.getByTestId("session-role")).toHaveText("operator");
 
   const cookie = (await context.cookies()).find((c) => c.name === "releases_session");
+  expect(cookie?.value, "a session id, not the token").toMatch(/^rls_s_[0-9a-f]{64}$/);
   expect(cookie?.httpOnly).toBe(true);
   expect(cookie?.sameSite).toBe("Strict");
 

@@ -164,6 +164,7 @@ async fn main() {
     let launch = server::Launch {
         db: db.clone(),
         anonymous_read: true,
+        loopback_hosts_only: false,
         demo: None,
     };
     tokio::spawn(server::launch(launch, listener, std::future::pending()));

@@ -1,4 +1,4 @@
-//! Command line: `serve`, `demo`, `migrate`, `token create`. Every flag can
+//! Command line: `serve`, `demo`, `migrate`, `token create|list|delete`. Every flag can
 //! also be given through the environment variable named in `--help`.
 
 use std::net::SocketAddr;
@@ -31,9 +31,22 @@ pub struct Cli {
     #[arg(long, env = "DATABASE_URL", global = true)]
     pub database_url: Option<String>,
 
-    /// Allow reading without a token. On by default when listening on loopback.
-    #[arg(long, env = "ANONYMOUS_READ", global = true)]
-    pub anonymous_read: bool,
+    /// Allow reading without a token: `--anonymous-read` (or `=true`) turns it
+    /// on, `--anonymous-read=false` off. By default it is on only when
+    /// listening on loopback, and then only for requests addressed to a
+    /// loopback name (`localhost`, `127.0.0.1`, `[::1]`), so that another
+    /// site cannot read through the browser by DNS rebinding. Behind a
+    /// reverse proxy on the same machine, pass `--anonymous-read=false`.
+    #[arg(
+        long,
+        env = "ANONYMOUS_READ",
+        global = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+    )]
+    pub anonymous_read: Option<bool>,
 
     /// Log format. The level is set with RUST_LOG (default "info").
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -82,6 +95,14 @@ pub enum TokenCommand {
         /// A name to recognise the token by.
         #[arg(long, default_value = "unnamed")]
         name: String,
+    },
+    /// List the tokens: id, role, name and creation time (never the token).
+    List,
+    /// Delete a token by id (see `token list`); it stops working at once, and
+    /// the browsers signed in with it are signed out.
+    Delete {
+        /// The token's id.
+        id: i64,
     },
 }
 
@@ -139,6 +160,37 @@ async fn execute(cli: Cli) -> Result<(), String> {
             println!("{token}");
             Ok(())
         }
+        Command::Token {
+            command: TokenCommand::List,
+        } => {
+            let tokens = auth::list_tokens(&db)
+                .await
+                .map_err(|e| format!("cannot list the tokens: {e}"))?;
+            println!("{:>6}  {:<8}  {:<24}  name", "id", "role", "created");
+            for token in tokens {
+                let created = chrono::DateTime::from_timestamp_millis(token.created_at)
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                    .unwrap_or_default();
+                println!(
+                    "{:>6}  {:<8}  {:<24}  {}",
+                    token.id, token.role, created, token.name
+                );
+            }
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Delete { id },
+        } => {
+            let deleted = auth::delete_token(&db, id)
+                .await
+                .map_err(|e| format!("cannot delete the token: {e}"))?;
+            if deleted {
+                println!("deleted token {id}");
+                Ok(())
+            } else {
+                Err(format!("no token has id {id} (see `server token list`)"))
+            }
+        }
         Command::Serve | Command::Demo { .. } => {
             let demo = match cli.command {
                 Command::Demo { seed, speed } => Some(crate::demo::DemoOptions { seed, speed }),
@@ -151,7 +203,10 @@ async fn execute(cli: Cli) -> Result<(), String> {
             let address = listener
                 .local_addr()
                 .map_err(|e| format!("cannot listen on {}: {e}", cli.listen))?;
-            let anonymous_read = cli.anonymous_read || address.ip().is_loopback();
+            let loopback = address.ip().is_loopback();
+            let anonymous_read = cli.anonymous_read.unwrap_or(loopback);
+            // Anonymous read by default on loopback answers loopback names only.
+            let loopback_hosts_only = cli.anonymous_read.is_none() && loopback;
             tracing::info!(
                 address = %format!("http://{address}"),
                 database = %db::redact(&database_url),
@@ -173,6 +228,7 @@ async fn execute(cli: Cli) -> Result<(), String> {
                 Launch {
                     db,
                     anonymous_read,
+                    loopback_hosts_only,
                     demo,
                 },
                 listener,

@@ -79,7 +79,7 @@ impl Metrics {
 /// Middleware: counts and times every request.
 pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = request.method().to_string();
+    let method = method_label(request.method()).to_owned();
     let route = match request.extensions().get::<MatchedPath>() {
         Some(path) => path.as_str().to_string(),
         None if request.uri().path().starts_with("/pkg/") => "/pkg".to_string(),
@@ -118,4 +118,20 @@ pub async fn render(State(metrics): State<Arc<Metrics>>) -> Response {
         HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
     );
     response
+}
+
+/// The `method` label: the standard methods by name, anything else as
+/// `other`, so that made-up methods cannot grow the metrics without bound.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }

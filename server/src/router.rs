@@ -25,6 +25,10 @@ use crate::state::AppState;
 pub struct Launch {
     pub db: Db,
     pub anonymous_read: bool,
+    /// Answer only requests whose `Host` is a loopback name (421 otherwise):
+    /// the protection against DNS rebinding when anonymous read is on
+    /// because the server listens on loopback.
+    pub loopback_hosts_only: bool,
     /// Seed demo data and run the simulator (`server demo`).
     pub demo: Option<crate::demo::DemoOptions>,
 }
@@ -44,6 +48,7 @@ pub async fn launch(
         },
     );
     let state = AppState {
+        loopback_hosts_only: launch.loopback_hosts_only,
         core: core.clone(),
         leptos_options: leptos_options(address),
     };
@@ -106,6 +111,7 @@ fn site_pkg_dir(options: &LeptosOptions) -> PathBuf {
 
 /// The whole router: API, health, metrics, static assets, and the pages.
 pub fn router(state: AppState) -> Router {
+    let loopback_hosts_only = state.loopback_hosts_only;
     let metrics = Arc::new(Metrics::new(state.core.clone()));
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
@@ -134,7 +140,7 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .with_state(state);
 
-    Router::new()
+    let mut router = Router::new()
         .nest_service(
             "/pkg",
             crate::assets::pkg_service(&site_pkg_dir(&leptos_options), leptos_options.hash_files),
@@ -147,8 +153,79 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             crate::metrics::track,
+        ));
+    if loopback_hosts_only {
+        router = router.layer(axum::middleware::from_fn(loopback_hosts));
+    }
+    security_headers(router).layer(crate::trace::layer())
+}
+
+/// Refuses (421, the SPEC's error shape) a request whose `Host` is not a
+/// loopback name.
+async fn loopback_hosts(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let host = request
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    if is_loopback_host(host) {
+        return next.run(request).await;
+    }
+    let error = AppError::invalid(
+        "Host",
+        "this server listens on loopback and answers loopback names only \
+         (localhost, 127.0.0.1, [::1]); behind a proxy, start it with --anonymous-read=false",
+    );
+    (
+        axum::http::StatusCode::MISDIRECTED_REQUEST,
+        Json(error.to_json()),
+    )
+        .into_response()
+}
+
+/// `localhost`, `*.localhost`, `127.x.y.z` or `[::1]`, with any port.
+pub fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    let name = name.to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Headers on every response: no MIME sniffing, no framing, the referrer
+/// kept to this origin, and, where a page did not set its own (with its
+/// nonce), a policy that allows only this origin.
+fn security_headers(router: Router) -> Router {
+    use axum::http::{header, HeaderValue};
+    use tower_http::set_header::SetResponseHeaderLayer;
+    router
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
         ))
-        .layer(crate::trace::layer())
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+            ),
+        ))
 }
 
 /// The process is up.

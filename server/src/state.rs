@@ -9,6 +9,8 @@ use leptos::prelude::LeptosOptions;
 #[derive(Clone)]
 pub struct AppState {
     pub core: Core,
+    /// See `Launch::loopback_hosts_only`.
+    pub loopback_hosts_only: bool,
     pub leptos_options: LeptosOptions,
 }
 

@@ -228,3 +228,118 @@ fn demo_prints_where_to_open_the_ui_and_a_working_token() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[tokio::test]
+async fn token_list_shows_no_secret_and_token_delete_revokes() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}/releases.db", dir.path().display());
+    let create = |name: &str| {
+        let output = server()
+            .args([
+                "--database-url",
+                &url,
+                "token",
+                "create",
+                "--role",
+                "viewer",
+                "--name",
+                name,
+            ])
+            .output()
+            .expect("run");
+        assert!(output.status.success());
+        String::from_utf8(output.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_string()
+    };
+    let first = create("laptop");
+    let _second = create("ci");
+    let list = server()
+        .args(["--database-url", &url, "token", "list"])
+        .output()
+        .expect("run");
+    assert!(list.status.success());
+    let text = String::from_utf8(list.stdout).expect("utf-8");
+    assert!(
+        text.contains("laptop") && text.contains("ci") && text.contains("viewer"),
+        "{text}"
+    );
+    assert!(!text.contains(&first[4..]), "no token in the list: {text}");
+    let id = text
+        .lines()
+        .find(|line| line.ends_with("laptop"))
+        .and_then(|line| line.split_whitespace().next())
+        .expect("the laptop token's id")
+        .to_string();
+
+    let delete = server()
+        .args(["--database-url", &url, "token", "delete", &id])
+        .output()
+        .expect("run");
+    assert!(
+        delete.status.success(),
+        "{}",
+        String::from_utf8_lossy(&delete.stderr)
+    );
+    let db = backend::db::Db::connect(&url).await.expect("connect");
+    assert!(backend::auth::find_token(&db, &first)
+        .await
+        .expect("find")
+        .is_none());
+
+    let again = server()
+        .args(["--database-url", &url, "token", "delete", &id])
+        .output()
+        .expect("run");
+    assert!(!again.status.success());
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains(&format!("no token has id {id}")),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn on_loopback_anonymous_read_answers_loopback_names_only_and_can_be_turned_off() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}/releases.db", dir.path().display());
+    let client = reqwest::Client::new();
+
+    let mut server = ServerProcess::serve(&url, &[]);
+    let products = format!("{}/api/v1/products", server.address);
+    let port = server
+        .address
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let local = client.get(&products).send().await.expect("request");
+    assert_eq!(local.status(), 200);
+    for host in ["localhost", "[::1]", "app.localhost"] {
+        let named = client
+            .get(&products)
+            .header("Host", format!("{host}:{port}"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(named.status(), 200, "{host}");
+    }
+    // DNS rebinding: a page of evil.example resolved to 127.0.0.1.
+    let rebound = client
+        .get(&products)
+        .header("Host", format!("evil.example:{port}"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(rebound.status(), 421);
+    let body: serde_json::Value = rebound.json().await.expect("json");
+    assert_eq!(body["error"]["field"], "Host", "{body}");
+    server.stop().expect("stops");
+
+    let mut server = ServerProcess::serve(&url, &[("ANONYMOUS_READ", "false")]);
+    let products = format!("{}/api/v1/products", server.address);
+    let anonymous = client.get(&products).send().await.expect("request");
+    assert_eq!(anonymous.status(), 401);
+    server.stop().expect("stops");
+}

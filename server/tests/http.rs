@@ -158,3 +158,105 @@ async fn postgres_serves_the_same() {
     assert_eq!(stored, backend::auth::hash_token(&token));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers_and_a_page_its_nonce_policy() {
+    let server = TestServer::sqlite().await;
+    let page = server.get("/").await;
+    let header = |response: &reqwest::Response, name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let policy = header(&page, "content-security-policy");
+    let html = page.text().await.expect("body");
+    // Every inline script carries the nonce the policy names, and the
+    // policy allows no other inline script.
+    let nonce = policy
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a nonce in the policy")
+        .to_string();
+    assert!(nonce.len() >= 16, "{policy}");
+    assert!(
+        !policy.contains("'unsafe-inline' 'unsafe-eval'")
+            && !policy.contains("script-src 'unsafe-inline'")
+    );
+    for needle in [
+        "frame-ancestors 'none'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "'wasm-unsafe-eval'",
+    ] {
+        assert!(policy.contains(needle), "{needle}: {policy}");
+    }
+    let scripts = html.matches("<script").count();
+    assert!(scripts > 0);
+    assert_eq!(
+        html.matches(&format!("nonce=\"{nonce}\"")).count(),
+        scripts,
+        "{html}"
+    );
+
+    // The policy differs per response.
+    let again = header(&server.get("/").await, "content-security-policy");
+    assert_ne!(again, policy);
+
+    for path in ["/", "/api/v1/products", "/healthz", "/no/such/page"] {
+        let response = server.get(path).await;
+        assert_eq!(
+            header(&response, "x-content-type-options"),
+            "nosniff",
+            "{path}"
+        );
+        assert_eq!(header(&response, "x-frame-options"), "DENY", "{path}");
+        assert_eq!(
+            header(&response, "referrer-policy"),
+            "same-origin",
+            "{path}"
+        );
+        assert!(
+            header(&response, "content-security-policy").contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn made_up_methods_share_one_metrics_label() {
+    let server = TestServer::sqlite().await;
+    for method in ["FOO", "BAR", "BAZ"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        server
+            .client
+            .request(method, server.url("/healthz"))
+            .send()
+            .await
+            .expect("request");
+    }
+    let text = server.get("/metrics").await.text().await.expect("body");
+    for method in ["FOO", "BAR", "BAZ"] {
+        assert!(!text.contains(&format!("method=\"{method}\"")), "{text}");
+    }
+    assert!(text.contains("method=\"other\""), "{text}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_search_with_nul_is_a_400_naming_q() {
+    let server = TestServer::sqlite().await;
+    for q in ["a%00b", &"x".repeat(201)] {
+        let (status, body) = server
+            .get_json(&format!("/api/v1/products/none/releases?q={q}"))
+            .await;
+        // Refused before the product is looked up.
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"]["field"], "q", "{body}");
+    }
+    server.stop().await;
+}

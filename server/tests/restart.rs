@@ -500,6 +500,7 @@ impl Node {
         let launch = server::Launch {
             db: db.clone(),
             anonymous_read: true,
+            loopback_hosts_only: false,
             demo: None,
         };
         let handle = tokio::spawn(server::launch(launch, listener, async move {

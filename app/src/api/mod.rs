@@ -11,7 +11,7 @@ pub mod restart;
 pub mod session;
 
 #[cfg(feature = "ssr")]
-pub(crate) use request::{caller, core, operator, reader, redirect, serve, set_cookie};
+pub(crate) use request::{caller, core, operator, parts, reader, redirect, serve, set_cookie};
 
 /// The server side of the server functions: the state, the caller, and the
 /// response they shape.
@@ -51,11 +51,16 @@ mod request {
             .ok_or_else(|| AppError::internal("server function without the application state"))
     }
 
+    /// The request's method, URI and headers.
+    pub fn parts() -> Result<Parts, AppError> {
+        use_context::<Parts>()
+            .ok_or_else(|| AppError::internal("server function without request parts"))
+    }
+
     /// The state and the caller of this request (SPEC §4.1), resolved once.
     pub async fn caller() -> Result<(Core, Option<Caller>), AppError> {
         let core = core()?;
-        let parts = use_context::<Parts>()
-            .ok_or_else(|| AppError::internal("server function without request parts"))?;
+        let parts = parts()?;
         let caller = auth::resolve(&core, &parts.headers, &parts.method).await?;
         Ok((core, caller))
     }

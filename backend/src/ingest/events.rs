@@ -2,9 +2,7 @@
 
 use serde_json::Value;
 
-use super::fields::{
-    indexed, name_item, object, Obj, MAX_COMMIT_MESSAGE, MAX_MANIFEST, MAX_NAME,
-};
+use super::fields::{indexed, name_item, object, Obj, MAX_COMMIT_MESSAGE, MAX_MANIFEST, MAX_NAME};
 use super::{
     ApplicationHealth, Command, EnvironmentPromoted, Event, GitFailed, ReleaseCreated, RunSnapshot,
     WorkflowUpdated,
@@ -138,7 +136,10 @@ fn flow(flow: &Obj<'_>) -> Result<Flow, AppError> {
     if items.len() > MAX_ENVIRONMENTS {
         return Err(AppError::invalid(
             flow.path("environments"),
-            format!("a flow has at most {MAX_ENVIRONMENTS} environments, this one {}", items.len()),
+            format!(
+                "a flow has at most {MAX_ENVIRONMENTS} environments, this one {}",
+                items.len()
+            ),
         ));
     }
     let mut environments = Vec::new();
@@ -258,7 +259,10 @@ fn workflow_updated(data: &Obj<'_>) -> Result<WorkflowUpdated, AppError> {
     if items.len() > MAX_STEPS {
         return Err(AppError::invalid(
             data.path("steps"),
-            format!("a run has at most {MAX_STEPS} steps, this one {}", items.len()),
+            format!(
+                "a run has at most {MAX_STEPS} steps, this one {}",
+                items.len()
+            ),
         ));
     }
     let mut names = std::collections::HashSet::with_capacity(items.len());

@@ -159,9 +159,8 @@ impl<'a> Obj<'a> {
     }
 
     fn check_name(&self, name: &str, value: String) -> Result<String, AppError> {
-        check_name(&value).map_err(|problem| {
-            AppError::invalid(self.path(name), format!("`{name}` {problem}"))
-        })?;
+        check_name(&value)
+            .map_err(|problem| AppError::invalid(self.path(name), format!("`{name}` {problem}")))?;
         Ok(value)
     }
 

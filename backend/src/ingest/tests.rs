@@ -201,44 +201,102 @@ fn every_limit_of_spec_4_2_1_is_a_refusal_naming_the_field() {
         event
     };
     let cases: Vec<(Value, &str)> = vec![
-        (set(created(), "/data/release", json!("r".repeat(201))), "data.release"),
-        (set(created(), "/data/release", json!("r\u{7}1")), "data.release"),
-        (set(created(), "/data/product", json!("p".repeat(201))), "data.product"),
         (
-            set(created(), "/data/flow/environments/0/name", json!("d".repeat(201))),
+            set(created(), "/data/release", json!("r".repeat(201))),
+            "data.release",
+        ),
+        (
+            set(created(), "/data/release", json!("r\u{7}1")),
+            "data.release",
+        ),
+        (
+            set(created(), "/data/product", json!("p".repeat(201))),
+            "data.product",
+        ),
+        (
+            set(
+                created(),
+                "/data/flow/environments/0/name",
+                json!("d".repeat(201)),
+            ),
             "data.flow.environments[0].name",
         ),
         (
-            set(created(), "/data/flow/environments/0/post_action", json!("a\nb")),
+            set(
+                created(),
+                "/data/flow/environments/0/post_action",
+                json!("a\nb"),
+            ),
             "data.flow.environments[0].post_action",
         ),
         (
-            set(created(), "/data/flow/environments/0/applications", json!((0..51).map(|i| format!("a{i}")).collect::<Vec<_>>())),
+            set(
+                created(),
+                "/data/flow/environments/0/applications",
+                json!((0..51).map(|i| format!("a{i}")).collect::<Vec<_>>()),
+            ),
             "data.flow.environments[0].applications",
         ),
         (
-            set(created(), "/data/commit/message", json!("m".repeat(64 * 1024 + 1))),
+            set(
+                created(),
+                "/data/commit/message",
+                json!("m".repeat(64 * 1024 + 1)),
+            ),
             "data.commit.message",
         ),
-        (set(created(), "/data/commit/url", json!("javascript:alert(1)")), "data.commit.url"),
-        (set(created(), "/data/commit/url", json!("/relative")), "data.commit.url"),
-        (set(created(), "/data/commit/message", json!("a\u{0}b")), "data.commit.message"),
-        (set(created(), "/time", json!("9999-01-01T00:00:00Z")), "time"),
-        (set(updated(), "/data/run/url", json!("data:text/html,x")), "data.run.url"),
         (
-            set(updated(), "/data/run/manifest", json!("m".repeat(256 * 1024 + 1))),
+            set(created(), "/data/commit/url", json!("javascript:alert(1)")),
+            "data.commit.url",
+        ),
+        (
+            set(created(), "/data/commit/url", json!("/relative")),
+            "data.commit.url",
+        ),
+        (
+            set(created(), "/data/commit/message", json!("a\u{0}b")),
+            "data.commit.message",
+        ),
+        (
+            set(created(), "/time", json!("9999-01-01T00:00:00Z")),
+            "time",
+        ),
+        (
+            set(updated(), "/data/run/url", json!("data:text/html,x")),
+            "data.run.url",
+        ),
+        (
+            set(
+                updated(),
+                "/data/run/manifest",
+                json!("m".repeat(256 * 1024 + 1)),
+            ),
             "data.run.manifest",
         ),
         (
-            set(updated(), "/data/run/message", json!("m".repeat(16 * 1024 + 1))),
+            set(
+                updated(),
+                "/data/run/message",
+                json!("m".repeat(16 * 1024 + 1)),
+            ),
             "data.run.message",
         ),
         (
-            set(updated(), "/data/steps", json!((0..501).map(|i| json!({"name": format!("s{i}"), "status": "success"})).collect::<Vec<_>>())),
+            set(
+                updated(),
+                "/data/steps",
+                json!((0..501)
+                    .map(|i| json!({"name": format!("s{i}"), "status": "success"}))
+                    .collect::<Vec<_>>()),
+            ),
             "data.steps",
         ),
         (
-            set(updated(), "/data/steps", json!([{"name": "a", "status": "success"}, {"name": "a", "status": "failed"}])),
+            set(
+                updated(),
+                "/data/steps",
+                json!([{"name": "a", "status": "success"}, {"name": "a", "status": "failed"}]),
+            ),
             "data.steps[1].name",
         ),
         (set(updated(), "/data/run/id", json!("")), "data.run.id"),
@@ -247,20 +305,25 @@ fn every_limit_of_spec_4_2_1_is_a_refusal_naming_the_field() {
         assert_eq!(refused(&event), field, "{event}");
     }
     // Logs are cut to their tail, not refused.
-    let long = set(updated(), "/data/steps/0/logs", json!("l".repeat(200 * 1024)));
+    let long = set(
+        updated(),
+        "/data/steps/0/logs",
+        json!("l".repeat(200 * 1024)),
+    );
     let bytes = serde_json::to_vec(&long).expect("json");
     let events = parse_request(&headers("application/json"), &bytes).expect("accepted");
     let Command::WorkflowUpdated(update) = &events[0].command else {
         panic!("a workflow update");
     };
-    assert_eq!(update.steps[0].logs.as_deref().map(str::len), Some(MAX_LOG_BYTES));
+    assert_eq!(
+        update.steps[0].logs.as_deref().map(str::len),
+        Some(MAX_LOG_BYTES)
+    );
 }
 
 #[test]
 fn a_flow_has_at_most_250_environments_and_2500_dependencies() {
-    let env = |i: usize, deps: Vec<String>| {
-        json!({"name": format!("e{i}"), "depends_on": deps, "applications": ["api"]})
-    };
+    let env = |i: usize, deps: Vec<String>| json!({"name": format!("e{i}"), "depends_on": deps, "applications": ["api"]});
     let mut wide = created();
     wide["data"]["flow"] = json!({"name": "wide", "trigger": "e0",
         "environments": (0..251).map(|i| env(i, if i == 0 { vec![] } else { vec!["e0".into()] })).collect::<Vec<_>>()});
@@ -269,7 +332,11 @@ fn a_flow_has_at_most_250_environments_and_2500_dependencies() {
     let mut dense = created();
     dense["data"]["flow"] = json!({"name": "dense", "trigger": "e0",
         "environments": (0..80).map(|i| env(i, (0..i).map(|j| format!("e{j}")).collect())).collect::<Vec<_>>()});
-    assert!(refused(&dense).ends_with(".depends_on"), "{}", refused(&dense));
+    assert!(
+        refused(&dense).ends_with(".depends_on"),
+        "{}",
+        refused(&dense)
+    );
 }
 
 mod fuzz {

@@ -18,6 +18,13 @@ const COLUMNS: &str = "r.pk, p.slug AS product, r.product_id, r.id, r.release_ke
     r.flow_name, r.commit_sha, r.commit_message, r.author_name, r.author_email, r.commit_url, \
     r.commit_time, r.version, r.changes, r.created_at, r.updated_at, r.status, r.superseded_by, \
     r.environments, r.last_change_id";
+/// `COLUMNS` for a list: no flow and no changes (a summary needs neither),
+/// and the commit message's start only (its headline is shown).
+const SUMMARY_COLUMNS: &str = "r.pk, p.slug AS product, r.product_id, r.id, r.release_key, \
+    CAST('' AS TEXT) AS flow, r.flow_name, r.commit_sha, \
+    SUBSTR(r.commit_message, 1, 400) AS commit_message, r.author_name, r.author_email, \
+    r.commit_url, r.commit_time, r.version, CAST('{}' AS TEXT) AS changes, r.created_at, \
+    r.updated_at, r.status, r.superseded_by, r.environments, r.last_change_id";
 const FROM: &str = "FROM releases r JOIN products p ON p.id = r.product_id";
 
 /// One stored release.
@@ -83,11 +90,13 @@ impl TryFrom<ReleaseRow> for ReleaseSummary {
     type Error = AppError;
 
     fn try_from(row: ReleaseRow) -> Result<ReleaseSummary, AppError> {
+        let mut commit = row.commit()?;
+        commit.message = headline(&commit.message).to_owned();
         Ok(ReleaseSummary {
             id: row.id,
             status: row.status()?,
             superseded_by: row.superseded_by,
-            commit: row.commit()?,
+            commit,
             created_at: time(row.created_at)?,
             updated_at: time(row.updated_at)?,
             environments: from_json::<Vec<EnvSummary>>(&row.environments)?,
@@ -95,6 +104,19 @@ impl TryFrom<ReleaseRow> for ReleaseSummary {
             flow: row.flow_name,
             key: row.release_key,
         })
+    }
+}
+
+/// Longest headline of a summary's commit message, in characters.
+const HEADLINE: usize = 200;
+
+/// The first line of a commit message, at most `HEADLINE` characters: what
+/// a summary (a row of the table, a live change) carries.
+fn headline(message: &str) -> &str {
+    let line = message.lines().next().unwrap_or("");
+    match line.char_indices().nth(HEADLINE) {
+        Some((end, _)) => &line[..end],
+        None => line,
     }
 }
 
@@ -297,7 +319,7 @@ pub async fn page(
         if phrase.is_some() {
             // The candidates drive the join (CROSS JOIN keeps that order).
             sql.push_str(&format!(
-                "SELECT {COLUMNS} FROM (SELECT rowid AS pk FROM release_search \
+                "SELECT {SUMMARY_COLUMNS} FROM (SELECT rowid AS pk FROM release_search \
                  WHERE release_search MATCH ${n} UNION SELECT pk FROM releases \
                  WHERE product_id = $1 AND (release_key = ${a}{by_id})) c \
                  CROSS JOIN releases r JOIN products p ON p.id = r.product_id \
@@ -307,7 +329,9 @@ pub async fn page(
         }
     }
     if sql.is_empty() {
-        sql.push_str(&format!("SELECT {COLUMNS} {FROM} WHERE r.product_id = $1"));
+        sql.push_str(&format!(
+            "SELECT {SUMMARY_COLUMNS} {FROM} WHERE r.product_id = $1"
+        ));
     }
     sql.push_str(&filters);
     sql.push_str(&format!(" ORDER BY r.id DESC LIMIT ${n}"));

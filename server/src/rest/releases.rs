@@ -18,12 +18,12 @@ use domain::{ReleaseNotes, ReleasePage, ReleaseQuery};
     params(
         ("product" = String, Path, description = "Product slug"),
         ("status" = Option<String>, Query, description = "successful, progressing, terminated or failed; several separated by commas"),
-        ("q" = Option<String>, Query, description = "Release id or key, commit sha prefix, commit message or author"),
+        ("q" = Option<String>, Query, description = "Release id or key, commit sha prefix, commit message or author (at most 200 bytes, no NUL)"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
         ("limit" = Option<u32>, Query, description = "1 to 200, default 50")),
     responses(
-        (status = 200, description = "`{\"releases\": [{\"id\", \"key\", \"status\", \"superseded_by\", \"flow\", \"created_at\", \"updated_at\", \"commit\", \"version\", \"environments\": [{\"name\", \"status\", \"version\"}]}], \"next_cursor\"}`"),
-        (status = 400, description = "A bad `status`, `limit` or `cursor`"),
+        (status = 200, description = "`{\"releases\": [{\"id\", \"key\", \"status\", \"superseded_by\", \"flow\", \"created_at\", \"updated_at\", \"commit\" (its message: the first line), \"version\", \"environments\": [{\"name\", \"status\", \"version\"}]}], \"next_cursor\"}`"),
+        (status = 400, description = "A bad `status`, `q`, `limit` or `cursor`"),
         (status = 401, description = "No token and anonymous read is off, or an unknown token"),
         (status = 404, description = "Unknown product")))]
 pub async fn list_releases(

@@ -64,6 +64,7 @@ impl TestServer {
         let launch = server::Launch {
             db: db.clone(),
             anonymous_read,
+            loopback_hosts_only: false,
             demo: None,
         };
         let handle = tokio::spawn(server::launch(launch, listener, async move {

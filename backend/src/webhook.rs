@@ -41,6 +41,15 @@ pub async fn set_webhook(
             ))
         }
     }
+    if let Some(host) = literal_host(url) {
+        if is_metadata_address(host) {
+            return Err(AppError::invalid(
+                "url",
+                "the webhook URL may not point at a link-local or metadata address \
+                 (169.254.0.0/16, fe80::/10)",
+            ));
+        }
+    }
     if url.len() > 2048 {
         return Err(AppError::invalid(
             "url",
@@ -77,6 +86,72 @@ pub async fn delete_webhook(core: &Core, product: &str) -> Result<(), AppError> 
 
 /// The signature header of every delivery.
 pub const SIGNATURE_HEADER: &str = "X-Releases-Signature";
+
+/// The IP address a URL's host is written as, if it is one.
+fn literal_host(url: &str) -> Option<std::net::IpAddr> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    host.parse().ok()
+}
+
+/// Link-local addresses, where cloud metadata services answer
+/// (169.254.0.0/16, fe80::/10, and IPv4 ones written as IPv6). Loopback
+/// and private addresses are allowed: the orchestrator is usually near.
+pub fn is_metadata_address(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.is_link_local(),
+            None => (v6.segments()[0] & 0xffc0) == 0xfe80,
+        },
+    }
+}
+
+/// Resolves webhook hosts like the system does, leaving out link-local and
+/// metadata addresses, so that no name (and no DNS answer changed after the
+/// URL was set) can send a delivery there.
+struct NoMetadataResolver;
+
+impl reqwest::dns::Resolve for NoMetadataResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            let allowed: Vec<std::net::SocketAddr> = found
+                .filter(|addr| !is_metadata_address(addr.ip()))
+                .collect();
+            if allowed.is_empty() {
+                return Err(format!(
+                    "{host} resolves to no address a webhook may use (link-local and \
+                     metadata addresses are refused)"
+                )
+                .into());
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(allowed.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// The client of every delivery: TLS with the system's and the bundled web
+/// roots (`SSL_CERT_FILE` names other roots instead of the system's), no
+/// redirects, no metadata addresses.
+pub fn client(policy: &RetryPolicy) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(policy.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(std::sync::Arc::new(NoMetadataResolver))
+        .user_agent(concat!("releases/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
 
 /// How deliveries are retried.
 #[derive(Debug, Clone, Copy)]
@@ -127,17 +202,14 @@ pub fn sign(secret: &[u8], body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// Deliveries read per round.
-const BATCH: i64 = 16;
+/// Due deliveries read per round.
+const BATCH: i64 = 64;
 
-/// Runs the delivery worker until the server shuts down.
+/// Runs the delivery worker until the server shuts down. Each product's
+/// deliveries go one at a time, in order; different products' go at once,
+/// so a slow or dead URL delays only its own product.
 pub async fn run_worker(core: Core, policy: RetryPolicy) {
-    let client = match reqwest::Client::builder()
-        .timeout(policy.timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("releases/", env!("CARGO_PKG_VERSION")))
-        .build()
-    {
+    let client = match client(&policy) {
         Ok(client) => client,
         Err(error) => {
             tracing::error!(%error, "webhook deliveries are off: no HTTP client");
@@ -145,11 +217,15 @@ pub async fn run_worker(core: Core, policy: RetryPolicy) {
         }
     };
     let mut shutdown = core.shutdown.subscribe();
+    let mut sending = tokio::task::JoinSet::new();
+    let mut busy = std::collections::HashSet::new();
     loop {
         if *shutdown.borrow() {
             return;
         }
-        let wait = match drain(&core, &client, &policy).await {
+        let wait = match start_due(&core, &client, &policy, &mut busy, &mut sending).await {
+            // What is due now belongs to a product still sending: its end wakes us.
+            Ok(Some(due)) if due.is_zero() && !busy.is_empty() => policy.poll,
             Ok(Some(due)) => due.min(policy.poll),
             Ok(None) => policy.poll,
             Err(error) => {
@@ -160,31 +236,40 @@ pub async fn run_worker(core: Core, policy: RetryPolicy) {
         tokio::select! {
             () = core.outbox.notified() => {}
             () = tokio::time::sleep(wait) => {}
+            Some(done) = sending.join_next() => {
+                if let Ok(product_id) = done {
+                    busy.remove(&product_id);
+                }
+            }
             _ = shutdown.changed() => return,
         }
     }
 }
 
-/// Sends every due delivery; returns how long until the next one is due.
-async fn drain(
+/// Starts the oldest due delivery of every product not already sending;
+/// returns how long until the next delivery is due.
+async fn start_due(
     core: &Core,
     client: &reqwest::Client,
     policy: &RetryPolicy,
+    busy: &mut std::collections::HashSet<i64>,
+    sending: &mut tokio::task::JoinSet<i64>,
 ) -> Result<Option<Duration>, AppError> {
-    loop {
-        let now = Utc::now().timestamp_millis();
-        let due = {
-            let mut conn = core.db.pool.acquire().await.or_internal()?;
-            store::restarts::due(&mut conn, now, BATCH).await?
-        };
-        if due.is_empty() {
-            break;
-        }
-        for delivery in due {
-            deliver(core, client, policy, &delivery).await?;
-        }
-    }
+    let now = Utc::now().timestamp_millis();
     let mut conn = core.db.pool.acquire().await.or_internal()?;
+    let due = store::restarts::due(&mut conn, now, BATCH).await?;
+    for delivery in due {
+        if !busy.insert(delivery.product_id) {
+            continue;
+        }
+        let (core, client, policy) = (core.clone(), client.clone(), *policy);
+        sending.spawn(async move {
+            if let Err(error) = deliver(&core, &client, &policy, &delivery).await {
+                tracing::warn!(delivery = delivery.id, %error, "webhook delivery: will retry");
+            }
+            delivery.product_id
+        });
+    }
     let next = store::restarts::next_due(&mut conn).await?;
     let now = Utc::now().timestamp_millis();
     Ok(next.map(|at| Duration::from_millis(u64::try_from(at - now).unwrap_or(0))))
@@ -275,6 +360,39 @@ mod tests {
             sign(b"Jefe", b"what do ya want for nothing?"),
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn metadata_addresses_are_link_local_however_written() {
+        for ip in [
+            "169.254.169.254",
+            "169.254.0.1",
+            "fe80::1",
+            "febf::1",
+            "::ffff:169.254.169.254",
+        ] {
+            assert!(is_metadata_address(ip.parse().expect("ip")), "{ip}");
+        }
+        for ip in [
+            "127.0.0.1",
+            "10.0.0.1",
+            "192.168.1.1",
+            "::1",
+            "fc00::1",
+            "fec0::1",
+            "8.8.8.8",
+        ] {
+            assert!(!is_metadata_address(ip.parse().expect("ip")), "{ip}");
+        }
+        assert_eq!(
+            literal_host("http://u:p@169.254.169.254:80/x?y#z"),
+            Some("169.254.169.254".parse().expect("ip"))
+        );
+        assert_eq!(
+            literal_host("https://[fe80::1]:8443/"),
+            Some("fe80::1".parse().expect("ip"))
+        );
+        assert_eq!(literal_host("https://orchestrator.internal/hook"), None);
     }
 
     #[test]

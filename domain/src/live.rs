@@ -278,10 +278,22 @@ impl EnvView {
 }
 
 impl ReleaseView {
+    /// Leaves out the error text of every webhook delivery: what viewers
+    /// see is its state, attempts and times (SPEC §4.4; the text would tell
+    /// them which addresses and ports answer).
+    pub fn hide_delivery_errors(&mut self) {
+        for restart in &mut self.restarts {
+            restart.delivery.last_error = None;
+        }
+    }
+
     /// The page without what only the open error panel shows (each
-    /// error's logs, manifest and details), which `error_detail` serves:
-    /// what the release page holds and the live stream patches.
+    /// error's logs, manifest and details), which `error_detail` serves, and
+    /// without the deliveries' error text (operators fetch it apart): what
+    /// the release page holds and the live stream patches, the same for
+    /// every viewer.
     pub fn for_page(mut self) -> ReleaseView {
+        self.hide_delivery_errors();
         for env in &mut self.environments {
             for error in &mut env.errors {
                 error.logs = None;

@@ -604,6 +604,31 @@ async fn webhook_is_set_by_operators_and_its_secret_never_returned() {
             .await
             .expect("send");
         assert_eq!(bad.status(), 400);
+        // Link-local and metadata addresses, however written, are refused;
+        // loopback and private ones are not.
+        for url in [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://user@169.254.1.1:8080/x",
+            "http://[fe80::1]/hook",
+            "http://[::ffff:169.254.169.254]/",
+        ] {
+            let bad = put(&operator, "shop", json!({"url": url, "secret": "s"}))
+                .await
+                .expect("send");
+            assert_eq!(bad.status(), 400, "{url}");
+            let bad: Value = bad.json().await.expect("json");
+            assert_eq!(bad["error"]["field"], "url", "{url}");
+        }
+        for url in [
+            "http://127.0.0.1:9/hook",
+            "http://10.0.0.7/hook",
+            "https://[::1]:8443/",
+        ] {
+            let ok = put(&operator, "shop", json!({"url": url, "secret": "s"}))
+                .await
+                .expect("send");
+            assert_eq!(ok.status(), 200, "{url}");
+        }
 
         let delete = server
             .client

@@ -459,6 +459,19 @@ async fn webhook_is_signed_and_retried_after_a_failing_receiver() {
         )
         .await;
         assert_eq!(delivery["attempts"], 2, "{delivery}");
+        // Anonymous readers (and viewers) see no error text; operators do.
+        assert!(delivery["last_error"].is_null(), "{delivery}");
+        let detail: Value = server
+            .client
+            .get(server.url("/api/v1/products/shop/releases/1"))
+            .bearer_auth(&operator)
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
+        let delivery = &detail["restarts"][0]["delivery"];
         assert!(
             delivery["last_error"]
                 .as_str()
@@ -576,6 +589,7 @@ async fn the_outbox_survives_a_server_restart() {
         for _ in 0..200 {
             let detail: Value = client
                 .get(format!("{base}{path}"))
+                .bearer_auth(&operator)
                 .send()
                 .await
                 .expect("detail")
@@ -585,7 +599,10 @@ async fn the_outbox_survives_a_server_restart() {
             let delivery = &detail["restarts"][0]["delivery"];
             assert_eq!(delivery["state"], "pending", "{delivery}");
             if delivery["attempts"].as_u64().unwrap_or(0) >= 1 {
-                assert!(delivery["last_error"].is_string());
+                assert!(
+                    delivery["last_error"].is_string(),
+                    "operators read the error"
+                );
                 tried = true;
                 break;
             }
@@ -631,4 +648,59 @@ async fn fresh_postgres_database(base: &str) -> String {
     admin.pool.close().await;
     let (server, _) = base.rsplit_once('/').expect("database URL with a path");
     format!("{server}/{name}")
+}
+
+#[tokio::test]
+async fn a_dead_webhook_delays_only_its_own_product() {
+    let server = TestServer::sqlite().await;
+    ingest(&server, failed_release("stuck", "s-1")).await;
+    ingest(&server, failed_release("shop", "r-1")).await;
+    // A receiver that accepts connections and never answers: each try
+    // waits for the whole request timeout (10 s).
+    let silent = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let silent_url = format!("http://{}/hook", silent.local_addr().expect("addr"));
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let hook = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let receiver = Receiver::default().serve_on(listener).await;
+    let operator = server.token(Role::Operator).await;
+    set_webhook(&server, &operator, "stuck", &silent_url).await;
+    set_webhook(&server, &operator, "shop", &hook).await;
+
+    let (status, _) = restart(
+        &server,
+        Some(&operator),
+        "/api/v1/products/stuck/releases/1/restart",
+    )
+    .await;
+    assert_eq!(status, 202);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, _) = restart(
+        &server,
+        Some(&operator),
+        "/api/v1/products/shop/releases/1/restart",
+    )
+    .await;
+    assert_eq!(status, 202);
+    let base = server.url("");
+    delivery_when(
+        &base,
+        &server.client,
+        "/api/v1/products/shop/releases/1",
+        "delivered",
+    )
+    .await;
+    assert_eq!(receiver.hits().len(), 1);
+    // Shop's delivery did not wait for stuck's first try to end.
+    let (_, stuck) = server.get_json("/api/v1/products/stuck/releases/1").await;
+    let delivery = &stuck["restarts"][0]["delivery"];
+    assert_eq!(delivery["state"], "pending", "{delivery}");
+    assert_eq!(delivery["attempts"], 0, "{delivery}");
+    held.abort();
+    server.stop().await;
 }

@@ -40,6 +40,23 @@ pub async fn get_release(product: String, id: i64) -> Result<LivePage, AppError>
     .await
 }
 
+/// The error text of each restart's webhook delivery of release `id` of
+/// `product`, as `(attempt, text)`: operators only (401/403 otherwise), as
+/// the page leaves it out for everyone else (SPEC §4.4).
+#[server(endpoint = "get_delivery_errors")]
+pub async fn get_delivery_errors(product: String, id: i64) -> Result<Vec<(u32, String)>, AppError> {
+    super::serve(async move {
+        let (core, _) = super::operator().await?;
+        let view = backend::read::release_detail(&core, &product, id).await?;
+        Ok(view
+            .restarts
+            .into_iter()
+            .filter_map(|r| r.delivery.last_error.map(|text| (r.attempt, text)))
+            .collect())
+    })
+    .await
+}
+
 /// Error `error` of release `id` of `product`, whole: what the open error
 /// panel shows. 404 when any of them is unknown.
 #[server(endpoint = "get_error")]

@@ -7,6 +7,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
+use crate::api::releases::get_delivery_errors;
 use crate::api::restart::RestartRelease;
 use crate::components::session::SessionResource;
 use crate::components::time::RelativeTime;
@@ -167,11 +168,42 @@ fn RestartForm(product: String, id: i64, page: String) -> impl IntoView {
 }
 
 /// The restarts of a release, newest first: who asked, when, which
-/// environments, and whether the orchestrator was told.
+/// environments, and whether the orchestrator was told. A signed-in
+/// operator also reads why a delivery failed (fetched in the browser, again
+/// whenever a delivery is tried again).
 #[component]
-pub fn RestartHistory(#[prop(into)] restarts: Signal<Vec<Restart>>) -> impl IntoView {
+pub fn RestartHistory(
+    product: String,
+    id: i64,
+    #[prop(into)] restarts: Signal<Vec<Restart>>,
+) -> impl IntoView {
+    let session = use_context::<SessionResource>();
+    let errors = LocalResource::new(move || {
+        let tried: Vec<(u32, u32)> = restarts.with(|restarts| {
+            restarts
+                .iter()
+                .filter(|r| r.delivery.attempts > 0 && r.delivery.state != DeliveryState::Delivered)
+                .map(|r| (r.attempt, r.delivery.attempts))
+                .collect()
+        });
+        let product = product.clone();
+        async move {
+            if tried.is_empty() {
+                return Vec::new();
+            }
+            let operator = match session {
+                Some(session) => session.0.await.map(|s| s.is_operator()).unwrap_or(false),
+                None => false,
+            };
+            if !operator {
+                return Vec::new();
+            }
+            get_delivery_errors(product, id).await.unwrap_or_default()
+        }
+    });
     move || {
         let restarts = restarts.get();
+        let errors = errors.get().unwrap_or_default();
         (!restarts.is_empty()).then(|| view! {
         <section class="restarts card" aria-labelledby="restarts-title" data-testid="restarts">
             <h2 id="restarts-title">"Restarts"</h2>
@@ -185,7 +217,11 @@ pub fn RestartHistory(#[prop(into)] restarts: Signal<Vec<Restart>>) -> impl Into
                             .map(|(name, _)| name.clone())
                             .collect::<Vec<_>>()
                             .join(", ");
-                        let delivery = delivery_text(&restart);
+                        let error = errors
+                            .iter()
+                            .find(|(attempt, _)| *attempt == restart.attempt)
+                            .map(|(_, text)| text.clone());
+                        let delivery = delivery_text(&restart, error);
                         let state = restart.delivery.state.as_str();
                         view! {
                             <li class="restarts__item" data-testid="restart-entry" data-attempt=restart.attempt>
@@ -207,21 +243,21 @@ pub fn RestartHistory(#[prop(into)] restarts: Signal<Vec<Restart>>) -> impl Into
     }
 }
 
-fn delivery_text(restart: &Restart) -> String {
+/// What a delivery's line says; `error` (operators only) says why it failed.
+fn delivery_text(restart: &Restart, error: Option<String>) -> String {
     let d = &restart.delivery;
+    let why = error.map(|e| format!(" ({e})")).unwrap_or_default();
     match d.state {
         DeliveryState::None => "No orchestrator webhook: nobody was notified".to_string(),
         DeliveryState::Pending if d.attempts == 0 => "Notifying the orchestrator…".to_string(),
         DeliveryState::Pending => format!(
-            "Notifying the orchestrator: attempt {} failed ({}), retrying",
-            d.attempts,
-            d.last_error.clone().unwrap_or_default()
+            "Notifying the orchestrator: attempt {} failed{why}, retrying",
+            d.attempts
         ),
         DeliveryState::Delivered => "Orchestrator notified".to_string(),
         DeliveryState::Failed => format!(
-            "Could not notify the orchestrator after {} attempts: {}",
-            d.attempts,
-            d.last_error.clone().unwrap_or_default()
+            "Could not notify the orchestrator after {} attempts{why}",
+            d.attempts
         ),
     }
 }

@@ -25,7 +25,8 @@ pub fn LoginPage() -> impl IntoView {
                 <h1 node_ref=heading tabindex="-1">"Sign in"</h1>
                 <p class="page__lead">
                     "Paste an API token. An operator token lets you restart failed releases; "
-                    "the browser keeps it in a cookie only this site can read."
+                    "signing in starts a session (never the token itself) in a cookie only "
+                    "this site can read, ended by signing out, after 12 hours idle or after 7 days."
                 </p>
             </header>
             <LoginForm next=next />

@@ -198,7 +198,7 @@ fn ReleaseBody(
                 <PromotionGraph release=release selected=selected />
             </section>
             {panel}
-            <RestartHistory restarts=restarts />
+            <RestartHistory product=product.clone() id=id restarts=restarts />
         </article>
     }
 }

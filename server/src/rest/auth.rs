@@ -9,8 +9,18 @@ use domain::AppError;
 
 pub use backend::auth::Caller;
 
-/// A caller allowed to read (see `backend::auth::require_read`).
-pub struct Reader;
+/// A caller allowed to read (see `backend::auth::require_read`): who, when
+/// a token or session says.
+pub struct Reader(pub Option<Caller>);
+
+impl Reader {
+    /// Whether the caller holds an operator token.
+    pub fn is_operator(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|caller| caller.role == Role::Operator)
+    }
+}
 
 impl<S> FromRequestParts<S> for Reader
 where
@@ -22,7 +32,8 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         let core = Core::from_ref(state);
         let caller = auth::resolve(&core, &parts.headers, &parts.method).await?;
-        auth::require_read(&core, caller.as_ref()).map(|()| Reader)
+        auth::require_read(&core, caller.as_ref())?;
+        Ok(Reader(caller))
     }
 }
 

@@ -50,15 +50,20 @@ pub async fn list_releases(
         ("product" = String, Path, description = "Product slug"),
         ("id" = i64, Path, description = "Per-product release id")),
     responses(
-        (status = 200, description = "The release (SPEC §4.3)"),
+        (status = 200, description = "The release (SPEC §4.3); each restart's `delivery.last_error` for operators only"),
         (status = 401, description = "No token and anonymous read is off, or an unknown token"),
         (status = 404, description = "Unknown product or release")))]
 pub async fn release_detail(
-    _caller: Reader,
+    caller: Reader,
     State(core): State<Core>,
     PathParams((product, id)): PathParams<(String, i64)>,
 ) -> Result<Json<ReleaseView>, AppError> {
-    read::release_detail(&core, &product, id).await.map(Json)
+    let mut view = read::release_detail(&core, &product, id).await?;
+    // A delivery's error text is for operators only (SPEC §4.4).
+    if !caller.is_operator() {
+        view.hide_delivery_errors();
+    }
+    Ok(Json(view))
 }
 
 /// The release notes: commits, pull requests, issues, and per environment

@@ -97,8 +97,12 @@ impl Db {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
+                        // FULL: each commit is on disk before it is
+                        // acknowledged (SPEC §4.2), even through a power
+                        // loss; group commit (`write`) shares that fsync
+                        // between concurrent writes.
                         sqlx::raw_sql(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
                         )
                         .execute(conn)

@@ -41,7 +41,7 @@ pub async fn restart_release(
     let now = Utc::now();
     let millis = now.timestamp_millis();
     let mut write = Write::begin(core).await?;
-    let conn = &mut *write.tx;
+    let conn = write.conn()?;
     let product_id = store::products::get(conn, product).await?;
     let row = store::releases::get(conn, product_id, id)
         .await?
@@ -89,7 +89,7 @@ pub async fn restart_release(
     write
         .rederive(Changed::releases(&[pk], millis), millis)
         .await?;
-    write.commit(core).await?;
+    write.commit().await?;
     if delivery == DeliveryState::Pending {
         core.outbox.notify_one();
     }

@@ -2,9 +2,11 @@
 //! share — the database, the live-change channel, the writer queue, and the
 //! signals between the write path and its background workers.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::{broadcast, watch, Mutex, Notify};
+use domain::AppError;
+use tokio::sync::{broadcast, watch, Mutex, Notify, OwnedMutexGuard};
 
 use crate::change::{Rendered, Watching};
 use crate::db::{Backend, Db};
@@ -38,9 +40,13 @@ pub struct Core {
     pub shutdown: watch::Sender<bool>,
     /// Serialises writers on SQLite: a deferred SQLite transaction that
     /// starts reading and then writes fails with `SQLITE_BUSY` when another
-    /// writer got there first, so writers queue here instead. Unused on
-    /// PostgreSQL, whose row locks do the job.
-    pub write_lock: Arc<Mutex<()>>,
+    /// writer got there first, so writers queue here instead. It holds the
+    /// open commit group (see `write`). Unused on PostgreSQL, whose row
+    /// locks do the job.
+    pub write_lock: Arc<Mutex<WriteGroup>>,
+    /// Writers queued for `write_lock`: while some are, a finished write
+    /// leaves its group open for them, and the last one commits it.
+    pub write_waiting: Arc<AtomicUsize>,
     /// Woken after a restart commits a webhook delivery, so the delivery
     /// worker sends it at once instead of at its next poll.
     pub outbox: Arc<Notify>,
@@ -63,18 +69,93 @@ impl Core {
             changes,
             committed: Arc::new(Notify::new()),
             shutdown,
-            write_lock: Arc::new(Mutex::new(())),
+            write_lock: Arc::new(Mutex::new(WriteGroup::default())),
+            write_waiting: Arc::new(AtomicUsize::new(0)),
             outbox: Arc::new(Notify::new()),
             restarts: broadcast::channel(RESTART_CHANNEL_CAPACITY).0,
             watching: Arc::new(Watching::default()),
         }
     }
 
-    /// Holds the writer lock when the backend needs it (SQLite), else nothing.
-    pub async fn writer(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    /// Takes the writer lock when the backend needs it (SQLite), else
+    /// nothing, for a write outside `Write` (on a connection of its own):
+    /// the open commit group, if any, is committed first.
+    pub async fn writer(&self) -> Result<Option<OwnedMutexGuard<WriteGroup>>, AppError> {
         match self.db.backend {
-            Backend::Sqlite => Some(self.write_lock.lock().await),
-            Backend::Postgres => None,
+            Backend::Sqlite => {
+                let mut group = self.lock_writer().await;
+                group.finish(self).await?;
+                Ok(Some(group))
+            }
+            Backend::Postgres => Ok(None),
         }
+    }
+
+    /// The writer lock (SQLite), counted as waiting until it is held.
+    pub(crate) async fn lock_writer(&self) -> OwnedMutexGuard<WriteGroup> {
+        // Counted down however the wait ends (a request dropped while it
+        // waits is no longer waiting).
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        self.write_waiting.fetch_add(1, Ordering::SeqCst);
+        let waiting = Waiting(&self.write_waiting);
+        let group = self.write_lock.clone().lock_owned().await;
+        drop(waiting);
+        group
+    }
+
+    /// Whether writers are queued for the writer lock.
+    pub(crate) fn writers_waiting(&self) -> bool {
+        self.write_waiting.load(Ordering::SeqCst) > 0
+    }
+}
+
+/// The commit group of SQLite writes (group commit): one transaction that
+/// writes which queued behind each other join, each in a savepoint, and
+/// that the last of them commits, so that one fsync acknowledges them all.
+#[derive(Default)]
+pub struct WriteGroup {
+    pub(crate) tx: Option<sqlx::Transaction<'static, sqlx::Any>>,
+    /// Writes done in `tx`, waiting for its commit.
+    pub(crate) members: usize,
+    /// Whether a write of the group appended to the change log.
+    pub(crate) changed: bool,
+    /// Where the group's outcome is told to its members.
+    pub(crate) done: Option<watch::Sender<Option<Result<(), String>>>>,
+}
+
+impl WriteGroup {
+    /// Commits the open group, if any: tells its members, and wakes the live
+    /// tailer when the change log grew.
+    pub(crate) async fn finish(&mut self, core: &Core) -> Result<(), AppError> {
+        let Some(tx) = self.tx.take() else {
+            return Ok(());
+        };
+        let result = tx.commit().await.map_err(|e| e.to_string());
+        if let Some(done) = self.done.take() {
+            done.send_replace(Some(result.clone()));
+        }
+        if result.is_ok() && self.changed {
+            core.committed.notify_one();
+        }
+        self.members = 0;
+        self.changed = false;
+        result.map_err(AppError::internal)
+    }
+
+    /// Rolls the open group back, if any, telling its members it failed.
+    pub(crate) async fn abandon(&mut self, why: &str) {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.rollback().await;
+        }
+        if let Some(done) = self.done.take() {
+            done.send_replace(Some(Err(why.to_owned())));
+        }
+        self.members = 0;
+        self.changed = false;
     }
 }

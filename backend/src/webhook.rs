@@ -62,7 +62,7 @@ pub async fn set_webhook(
             "the secret must be 1 to 1024 bytes long",
         ));
     }
-    let _writer = core.writer().await;
+    let _writer = core.writer().await?;
     let mut conn = core.db.pool.acquire().await.or_internal()?;
     let product_id = store::products::get(&mut conn, product).await?;
     store::webhooks::put(
@@ -77,7 +77,7 @@ pub async fn set_webhook(
 
 /// Removes the orchestrator webhook of `product` (404 if the product is unknown).
 pub async fn delete_webhook(core: &Core, product: &str) -> Result<(), AppError> {
-    let _writer = core.writer().await;
+    let _writer = core.writer().await?;
     let mut conn = core.db.pool.acquire().await.or_internal()?;
     let product_id = store::products::get(&mut conn, product).await?;
     store::webhooks::delete(&mut conn, product_id).await?;
@@ -284,7 +284,7 @@ async fn deliver(
 ) -> Result<(), AppError> {
     let lease = policy.timeout.as_millis() as i64 + 30_000;
     let (claimed, webhook) = {
-        let _writer = core.writer().await;
+        let _writer = core.writer().await?;
         let mut conn = core.db.pool.acquire().await.or_internal()?;
         let now = Utc::now().timestamp_millis();
         let claimed = store::restarts::claim(&mut conn, delivery, now + lease).await?;
@@ -340,13 +340,13 @@ async fn deliver(
         }
     }
     let mut write = Write::begin(core).await?;
-    store::restarts::settle(&mut write.tx, delivery.id, &outcome, now).await?;
+    store::restarts::settle(write.conn()?, delivery.id, &outcome, now).await?;
     // The release page shows the delivery state: re-derive so watchers hear
     // of it, without moving the release's `updated_at`.
     write
         .rederive(Changed::releases(&[delivery.release_pk], i64::MIN), now)
         .await?;
-    write.commit(core).await
+    write.commit().await
 }
 
 #[cfg(test)]

@@ -9,23 +9,34 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use tokio::sync::MutexGuard;
+use tokio::sync::OwnedMutexGuard;
 
 use domain::live::{EnvironmentChanged, ReleaseChanged};
 use domain::{derive_release, AppError, ReleaseView, RunFact};
 
 use crate::db::Backend;
-use crate::state::Core;
+use crate::state::{Core, WriteGroup};
 use crate::store::changes::NewChange;
 use crate::store::{self, OrInternal};
 
-/// One write transaction.
-pub(crate) struct Write<'a> {
-    _writer: Option<MutexGuard<'a, ()>>,
-    pub tx: sqlx::Transaction<'static, sqlx::Any>,
+/// One write. On PostgreSQL, a transaction of its own (behind the writers'
+/// advisory lock). On SQLite, a savepoint in the open commit group
+/// (`WriteGroup`): if other writers queue while it works, it leaves the
+/// group open for them and waits for the last of them to commit it, so
+/// concurrent writes share one fsync; a write that fails rolls back to its
+/// savepoint and the others go on.
+pub(crate) struct Write {
+    core: Core,
+    /// SQLite: the writer lock, holding the group.
+    group: Option<OwnedMutexGuard<WriteGroup>>,
+    /// PostgreSQL: the transaction.
+    tx: Option<sqlx::Transaction<'static, sqlx::Any>>,
     /// Whether this write appended to the change log.
     changed: bool,
 }
+
+/// Most writes in one commit group.
+const MAX_GROUP: usize = 64;
 
 /// What a write changed, for `Write::rederive`.
 #[derive(Default)]
@@ -63,21 +74,51 @@ impl Changed {
     }
 }
 
-impl<'a> Write<'a> {
-    pub async fn begin(core: &'a Core) -> Result<Write<'a>, AppError> {
-        let writer = core.writer().await;
-        let mut tx = core.db.pool.begin().await.or_internal()?;
+impl Write {
+    pub async fn begin(core: &Core) -> Result<Write, AppError> {
         if core.db.backend == Backend::Postgres {
+            let mut tx = core.db.pool.begin().await.or_internal()?;
             sqlx::query("SELECT pg_advisory_xact_lock(7283730)")
                 .execute(&mut *tx)
                 .await
                 .or_internal()?;
+            return Ok(Write {
+                core: core.clone(),
+                group: None,
+                tx: Some(tx),
+                changed: false,
+            });
+        }
+        let mut group = core.lock_writer().await;
+        if group.tx.is_none() {
+            group.tx = Some(core.db.pool.begin().await.or_internal()?);
+            group.done = Some(tokio::sync::watch::channel(None).0);
+        }
+        let Some(tx) = group.tx.as_mut() else {
+            return Err(AppError::internal("the commit group has no transaction"));
+        };
+        if let Err(error) = sqlx::query("SAVEPOINT write").execute(&mut **tx).await {
+            group.abandon("the commit group failed").await;
+            return Err(AppError::internal(error));
         }
         Ok(Write {
-            _writer: writer,
-            tx,
+            core: core.clone(),
+            group: Some(group),
+            tx: None,
             changed: false,
         })
+    }
+
+    /// The connection this write runs on.
+    pub fn conn(&mut self) -> Result<&mut sqlx::AnyConnection, AppError> {
+        let tx = match (&mut self.group, &mut self.tx) {
+            (Some(group), _) => group.tx.as_mut(),
+            (None, tx) => tx.as_mut(),
+        };
+        match tx {
+            Some(tx) => Ok(&mut **tx),
+            None => Err(AppError::internal("a write without its transaction")),
+        }
     }
 
     /// Re-derives every release `changed` touched, stores what lists read,
@@ -86,7 +127,8 @@ impl<'a> Write<'a> {
     /// per changed environment. A handful of statements whatever the number
     /// of releases.
     pub async fn rederive(&mut self, changed: Changed, now: i64) -> Result<(), AppError> {
-        let conn = &mut *self.tx;
+        let mut appended = false;
+        let conn = self.conn()?;
         let mut changes: Vec<NewChange> = changed
             .new_products
             .iter()
@@ -149,7 +191,7 @@ impl<'a> Write<'a> {
                 })
                 .collect::<Result<Vec<_>, AppError>>()?;
             store::releases::save_derived(conn, &derived).await?;
-            self.changed = true;
+            appended = true;
         }
 
         // After the releases: a cell names the status of the release there.
@@ -174,25 +216,97 @@ impl<'a> Write<'a> {
         }
         if !environments.is_empty() {
             store::changes::append_all(conn, &environments, now).await?;
-            self.changed = true;
+            appended = true;
         }
+        self.changed |= appended;
         Ok(())
     }
 
-    /// Commits; when the change log grew, notifies the other replicas
-    /// (PostgreSQL) and wakes this process's live tailer.
-    pub async fn commit(mut self, core: &Core) -> Result<(), AppError> {
-        if core.db.backend == Backend::Postgres && self.changed {
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(crate::change::NOTIFY_CHANNEL)
-                .execute(&mut *self.tx)
+    /// Commits (SQLite: releases the savepoint and commits the group, or
+    /// leaves it to a queued writer and waits for its commit); when the
+    /// change log grew, notifies the other replicas (PostgreSQL) and wakes
+    /// this process's live tailer. Returns once the write is durable.
+    pub async fn commit(mut self) -> Result<(), AppError> {
+        if let Some(mut tx) = self.tx.take() {
+            if self.changed {
+                sqlx::query("SELECT pg_notify($1, '')")
+                    .bind(crate::change::NOTIFY_CHANNEL)
+                    .execute(&mut *tx)
+                    .await
+                    .or_internal()?;
+            }
+            tx.commit().await.or_internal()?;
+            if self.changed {
+                self.core.committed.notify_one();
+            }
+            return Ok(());
+        }
+        let Some(mut group) = self.group.take() else {
+            return Err(AppError::internal("a write committed twice"));
+        };
+        let released = match group.tx.as_mut() {
+            Some(tx) => sqlx::query("RELEASE SAVEPOINT write")
+                .execute(&mut **tx)
                 .await
-                .or_internal()?;
+                .map(|_| ())
+                .map_err(AppError::internal),
+            None => Err(AppError::internal("the commit group has no transaction")),
+        };
+        if let Err(error) = released {
+            group.abandon("the commit group failed").await;
+            return Err(error);
         }
-        self.tx.commit().await.or_internal()?;
-        if self.changed {
-            core.committed.notify_one();
+        group.changed |= self.changed;
+        group.members += 1;
+        if self.core.writers_waiting() && group.members < MAX_GROUP {
+            // The next writer joins this group; the last one commits it.
+            let Some(mut done) = group.done.as_ref().map(|done| done.subscribe()) else {
+                return Err(AppError::internal("the commit group has no outcome"));
+            };
+            drop(group);
+            let outcome = done
+                .wait_for(Option::is_some)
+                .await
+                .map_err(|_| AppError::internal("the commit group ended without an outcome"))?
+                .clone();
+            return match outcome {
+                Some(Ok(())) => Ok(()),
+                Some(Err(error)) => Err(AppError::internal(error)),
+                None => Err(AppError::internal(
+                    "the commit group ended without an outcome",
+                )),
+            };
         }
-        Ok(())
+        group.finish(&self.core).await
+    }
+}
+
+impl Drop for Write {
+    /// A write dropped before its commit (an error on the way) is undone:
+    /// back to its savepoint, the group going on for the others (or all of
+    /// it rolled back if that fails); nobody left waiting, the group commits.
+    fn drop(&mut self) {
+        let Some(mut group) = self.group.take() else {
+            return;
+        };
+        let core = self.core.clone();
+        tokio::spawn(async move {
+            let undone = match group.tx.as_mut() {
+                Some(tx) => sqlx::raw_sql("ROLLBACK TO SAVEPOINT write; RELEASE SAVEPOINT write")
+                    .execute(&mut **tx)
+                    .await
+                    .is_ok(),
+                None => true,
+            };
+            if !undone {
+                group.abandon("the commit group failed").await;
+                return;
+            }
+            if !core.writers_waiting() {
+                if let Err(error) = group.finish(&core).await {
+                    tracing::warn!(%error, "commit group failed");
+                }
+            }
+        });
     }
 }

@@ -35,7 +35,7 @@ use crate::write::{Changed, Write};
 #[tracing::instrument(skip_all, fields(events = events.len()))]
 pub async fn apply_events(core: &Core, events: Vec<Event>) -> Result<IngestOutcome, AppError> {
     let mut write = Write::begin(core).await?;
-    let tx = &mut *write.tx;
+    let tx = write.conn()?;
     let now = Utc::now().timestamp_millis();
     let records: Vec<store::events::NewEvent<'_>> = events
         .iter()
@@ -54,7 +54,7 @@ pub async fn apply_events(core: &Core, events: Vec<Event>) -> Result<IngestOutco
     }
     let changed = store_effects(tx, &snapshot, &mut ids, effects, now).await?;
     write.rederive(changed, now).await?;
-    write.commit(core).await?;
+    write.commit().await?;
     Ok(snapshot.into_outcome())
 }
 

@@ -111,6 +111,15 @@ impl ServerProcess {
     }
 }
 
+impl ServerProcess {
+    /// Kills the server with SIGKILL (no chance to flush anything) and
+    /// waits for it to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {

@@ -8,7 +8,7 @@
 
 // Leptos views are deeply nested types; the release page's exceeds the
 // default limit when its async rendering is laid out.
-#![recursion_limit = "256"]
+#![recursion_limit = "512"]
 
 pub mod api;
 pub mod components;

@@ -117,9 +117,64 @@ impl Rendered {
 pub struct Watching {
     counts: Mutex<HashMap<(String, i64), usize>>,
     streams: AtomicUsize,
+    /// Open streams per client address.
+    clients: Mutex<HashMap<std::net::IpAddr, usize>>,
+}
+
+/// The most live streams open at once (SPEC §5 streams hold a connection
+/// each): in total, and per client address (0: no limit).
+#[derive(Debug, Clone, Copy)]
+pub struct StreamLimits {
+    pub total: usize,
+    pub per_client: usize,
+}
+
+impl Default for StreamLimits {
+    fn default() -> StreamLimits {
+        StreamLimits {
+            total: 10_000,
+            per_client: 64,
+        }
+    }
 }
 
 impl Watching {
+    /// Counts a new stream of `client`, unless that passes a limit: 503
+    /// when the server has `limits.total` open, 429 when the client has
+    /// `limits.per_client`. Counted until the guard is dropped.
+    pub fn admit(
+        self: &Arc<Self>,
+        client: Option<std::net::IpAddr>,
+        limits: StreamLimits,
+    ) -> Result<ClientGuard, domain::AppError> {
+        if limits.total > 0 && self.streams() >= limits.total {
+            return Err(domain::AppError::unavailable(format!(
+                "the server has {} live streams open, its most: try again later",
+                limits.total
+            )));
+        }
+        let Some(client) = client else {
+            return Ok(ClientGuard {
+                watching: self.clone(),
+                client: None,
+            });
+        };
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        let open = clients.entry(client).or_default();
+        if limits.per_client > 0 && *open >= limits.per_client {
+            return Err(domain::AppError::too_many_requests(format!(
+                "{} live streams are open from this address, the most it may open \
+                 (a browser needs one for all its tabs)",
+                limits.per_client
+            )));
+        }
+        *open += 1;
+        Ok(ClientGuard {
+            watching: self.clone(),
+            client: Some(client),
+        })
+    }
+
     /// Counts a stream, and `releases` as watched, until the guard is
     /// dropped.
     pub fn watch(self: &Arc<Self>, releases: BTreeSet<(String, i64)>) -> WatchGuard {
@@ -145,6 +200,32 @@ impl Watching {
     pub fn watched(&self) -> HashSet<(String, i64)> {
         let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         counts.keys().cloned().collect()
+    }
+}
+
+/// Keeps a client's stream counted (see `Watching::admit`).
+#[derive(Debug)]
+pub struct ClientGuard {
+    watching: Arc<Watching>,
+    client: Option<std::net::IpAddr>,
+}
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        let Some(client) = self.client else {
+            return;
+        };
+        let mut clients = self
+            .watching
+            .clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(open) = clients.get_mut(&client) {
+            *open = open.saturating_sub(1);
+            if *open == 0 {
+                clients.remove(&client);
+            }
+        }
     }
 }
 

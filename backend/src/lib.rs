@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod change;
+pub use change::StreamLimits;
 pub mod db;
 pub mod ingest;
 pub mod live;

@@ -25,7 +25,7 @@ use futures_util::{stream, Stream};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, watch};
 
-use crate::change::{ChangeNotice, Rendered, WatchGuard, NOTIFY_CHANNEL};
+use crate::change::{ChangeNotice, ClientGuard, Rendered, WatchGuard, NOTIFY_CHANNEL};
 use crate::db::Backend;
 use crate::read;
 use crate::state::Core;
@@ -115,7 +115,10 @@ pub async fn subscribe(
     core: Core,
     filter: Filter,
     last_event_id: Option<i64>,
+    client: Option<std::net::IpAddr>,
 ) -> Result<impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static, AppError> {
+    // At the limits, a clear 503 (the server) or 429 (this client).
+    let admitted = core.watching.admit(client, core.settings.streams)?;
     // Subscribe before reading the backlog: whatever commits in between is
     // in both, and the id check drops the second copy.
     let live = core.changes.subscribe();
@@ -149,6 +152,7 @@ pub async fn subscribe(
             shutdown,
             last_write: Instant::now(),
             _watch: watch,
+            _admitted: admitted,
         },
         next_frame,
     ))
@@ -167,6 +171,8 @@ struct Subscriber {
     cursor: Cursor,
     /// Counts this stream's watched pages while it is open.
     _watch: WatchGuard,
+    /// Counts this stream against its client's limit while it is open.
+    _admitted: ClientGuard,
     live: broadcast::Receiver<Arc<Rendered>>,
     shutdown: watch::Receiver<bool>,
     /// When the stream last wrote anything: the heartbeat is due

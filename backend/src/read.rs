@@ -265,11 +265,24 @@ pub async fn error_detail(
 ) -> Result<ErrorView, AppError> {
     let mut conn = core.db.pool.acquire().await.or_internal()?;
     let (view, _) = release(&mut conn, product, id).await?;
-    view.environments
+    let errors: Vec<ErrorView> = view
+        .environments
         .into_iter()
         .flat_map(|env| env.errors)
+        .collect();
+    let mut found = errors
+        .iter()
         .find(|e| e.id == error)
-        .ok_or_else(|| AppError::not_found(format!("release {id} has no error {error:?}")))
+        .cloned()
+        .ok_or_else(|| AppError::not_found(format!("release {id} has no error {error:?}")))?;
+    // A run's manifest is on its first error only: the others show it too.
+    if found.manifest.is_none() && found.run_id.is_some() {
+        found.manifest = errors
+            .iter()
+            .find(|e| e.run_id == found.run_id && e.manifest.is_some())
+            .and_then(|e| e.manifest.clone());
+    }
+    Ok(found)
 }
 
 /// Release `id` with every derived status, and the id of its last change.

@@ -17,6 +17,8 @@ use domain::RestartRequested;
 pub struct Settings {
     /// Whether reads are allowed without a token.
     pub anonymous_read: bool,
+    /// The most live streams open at once.
+    pub streams: crate::change::StreamLimits,
 }
 
 /// How many notices a slow subscriber may fall behind before it lags (and

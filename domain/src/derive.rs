@@ -476,7 +476,6 @@ fn workflow_errors(
         phase: Some(run.phase),
         status: Some(status),
         superseded_by: run.superseded_by,
-        manifest: run.manifest.clone(),
         url: run.url.clone(),
         ..ErrorView::new(id, ErrorKind::Workflow, env, message, time)
     };
@@ -484,14 +483,17 @@ fn workflow_errors(
     let run_time = run.finished_at.or(run.started_at);
     if let Some(newer) = run.superseded_by {
         let message = format!("superseded by release {newer}");
-        return vec![base(
-            ids.claim(&format!("wf-{}", run.id)),
-            message,
-            run_time,
-            status,
-        )];
+        return vec![ErrorView {
+            manifest: run.manifest.clone(),
+            ..base(
+                ids.claim(&format!("wf-{}", run.id)),
+                message,
+                run_time,
+                status,
+            )
+        }];
     }
-    let failed_steps: Vec<ErrorView> = run
+    let mut failed_steps: Vec<ErrorView> = run
         .steps
         .iter()
         .filter(|s| s.status.is_failure())
@@ -514,19 +516,26 @@ fn workflow_errors(
             }
         })
         .collect();
-    if !failed_steps.is_empty() {
+    if let Some(first) = failed_steps.first_mut() {
+        // The run's manifest once, on its first error (the error panel of
+        // any of them shows it): a run of many failed steps does not copy it
+        // per step.
+        first.manifest = run.manifest.clone();
         return failed_steps;
     }
     let message = run
         .message
         .clone()
         .unwrap_or_else(|| format!("workflow `{}` {}", run.workflow, outcome(status)));
-    vec![base(
-        ids.claim(&format!("wf-{}", run.id)),
-        message,
-        run_time,
-        status,
-    )]
+    vec![ErrorView {
+        manifest: run.manifest.clone(),
+        ..base(
+            ids.claim(&format!("wf-{}", run.id)),
+            message,
+            run_time,
+            status,
+        )
+    }]
 }
 
 fn outcome(status: RunStatus) -> &'static str {
@@ -1372,6 +1381,9 @@ mod tests {
         assert_eq!(migrate.logs.as_deref(), Some("boom"));
         assert_eq!(migrate.run_id.as_deref(), Some(run_id.as_str()));
         assert_eq!(migrate.manifest.as_deref(), Some("kind: Workflow"));
+        // The run's manifest is on its first error only, not copied per step.
+        assert_eq!(qa.errors[1].run_id.as_deref(), Some(run_id.as_str()));
+        assert_eq!(qa.errors[1].manifest, None);
         assert!(migrate.url.is_some());
         assert_eq!(migrate.application.as_deref(), Some("api"));
     }

@@ -35,9 +35,13 @@ pub enum AppError {
     /// Something failed on the server; details are in its log only.
     #[error("{message}")]
     Internal { message: String },
-    /// A dependency (the database) does not answer; try again later.
+    /// A dependency (the database) does not answer, or the server is at a
+    /// limit for everyone; try again later.
     #[error("{message}")]
     Unavailable { message: String },
+    /// This client is at a limit (its open live streams); try again later.
+    #[error("{message}")]
+    TooManyRequests { message: String },
 }
 
 impl AppError {
@@ -90,6 +94,13 @@ impl AppError {
         }
     }
 
+    /// This client is at a limit (429).
+    pub fn too_many_requests(message: impl Into<String>) -> Self {
+        Self::TooManyRequests {
+            message: message.into(),
+        }
+    }
+
     /// The machine-readable code of the SPEC's error shape.
     pub fn code(&self) -> &'static str {
         match self {
@@ -101,6 +112,7 @@ impl AppError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::Internal { .. } => "internal",
             Self::Unavailable { .. } => "unavailable",
+            Self::TooManyRequests { .. } => "too_many_requests",
         }
     }
 
@@ -115,6 +127,7 @@ impl AppError {
             Self::PayloadTooLarge { .. } => 413,
             Self::Internal { .. } => 500,
             Self::Unavailable { .. } => 503,
+            Self::TooManyRequests { .. } => 429,
         }
     }
 
@@ -163,7 +176,10 @@ impl axum::response::IntoResponse for AppError {
         let status = axum::http::StatusCode::from_u16(self.status())
             .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, axum::Json(self.to_json())).into_response();
-        if matches!(self, Self::Unavailable { .. }) {
+        if matches!(
+            self,
+            Self::Unavailable { .. } | Self::TooManyRequests { .. }
+        ) {
             response.headers_mut().insert(
                 axum::http::header::CACHE_CONTROL,
                 axum::http::HeaderValue::from_static("no-store"),

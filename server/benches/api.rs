@@ -165,6 +165,8 @@ async fn main() {
         db: db.clone(),
         anonymous_read: true,
         loopback_hosts_only: false,
+        streams: Default::default(),
+        request_timeout: std::time::Duration::from_secs(30),
         demo: None,
     };
     tokio::spawn(server::launch(launch, listener, std::future::pending()));

@@ -48,6 +48,27 @@ pub struct Cli {
     )]
     pub anonymous_read: Option<bool>,
 
+    /// The most live streams (GET /api/v1/stream) open at once; more answer
+    /// 503. 0: no limit.
+    #[arg(long, env = "MAX_STREAMS", default_value_t = 10_000, global = true)]
+    pub max_streams: usize,
+
+    /// The most live streams open at once from one client address; more
+    /// answer 429 (a browser needs one for all its tabs; behind a proxy every
+    /// client has the proxy's address). 0: no limit.
+    #[arg(
+        long,
+        env = "MAX_STREAMS_PER_CLIENT",
+        default_value_t = 64,
+        global = true
+    )]
+    pub max_streams_per_client: usize,
+
+    /// Seconds a request may take before it answers 503 (the live stream
+    /// excepted).
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub request_timeout: u64,
+
     /// Log format. The level is set with RUST_LOG (default "info").
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
@@ -229,6 +250,11 @@ async fn execute(cli: Cli) -> Result<(), String> {
                     db,
                     anonymous_read,
                     loopback_hosts_only,
+                    streams: backend::StreamLimits {
+                        total: cli.max_streams,
+                        per_client: cli.max_streams_per_client,
+                    },
+                    request_timeout: std::time::Duration::from_secs(cli.request_timeout),
                     demo,
                 },
                 listener,

@@ -29,6 +29,11 @@ pub struct Launch {
     /// the protection against DNS rebinding when anonymous read is on
     /// because the server listens on loopback.
     pub loopback_hosts_only: bool,
+    /// The most live streams open at once, in total and per client address.
+    pub streams: backend::StreamLimits,
+    /// How long a request may take (the live stream excepted) before it
+    /// answers 503.
+    pub request_timeout: std::time::Duration,
     /// Seed demo data and run the simulator (`server demo`).
     pub demo: Option<crate::demo::DemoOptions>,
 }
@@ -45,10 +50,12 @@ pub async fn launch(
         launch.db,
         Settings {
             anonymous_read: launch.anonymous_read,
+            streams: launch.streams,
         },
     );
     let state = AppState {
         loopback_hosts_only: launch.loopback_hosts_only,
+        request_timeout: launch.request_timeout,
         core: core.clone(),
         leptos_options: leptos_options(address),
     };
@@ -76,14 +83,17 @@ pub async fn launch(
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Live streams never end by themselves: end them, so draining
-            // finishes.
-            streams.send_replace(true);
-        })
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        // Live streams never end by themselves: end them, so draining
+        // finishes.
+        streams.send_replace(true);
+    })
+    .await
 }
 
 /// The Leptos options: read from the `LEPTOS_*` environment as cargo-leptos
@@ -112,6 +122,7 @@ fn site_pkg_dir(options: &LeptosOptions) -> PathBuf {
 /// The whole router: API, health, metrics, static assets, and the pages.
 pub fn router(state: AppState) -> Router {
     let loopback_hosts_only = state.loopback_hosts_only;
+    let request_timeout = state.request_timeout;
     let metrics = Arc::new(Metrics::new(state.core.clone()));
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
@@ -154,10 +165,36 @@ pub fn router(state: AppState) -> Router {
             metrics,
             crate::metrics::track,
         ));
+    router = router.layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            within(request_timeout, request, next)
+        },
+    ));
     if loopback_hosts_only {
         router = router.layer(axum::middleware::from_fn(loopback_hosts));
     }
     security_headers(router).layer(crate::trace::layer())
+}
+
+/// Answers 503 (the SPEC's error shape) when a request takes longer than
+/// `timeout`; the live stream, which lasts by design, is exempt.
+async fn within(
+    timeout: std::time::Duration,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if request.uri().path() == "/api/v1/stream" {
+        return next.run(request).await;
+    }
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => AppError::unavailable(format!(
+            "the request took longer than {} ms: try again",
+            timeout.as_millis()
+        ))
+        .into_response(),
+    }
 }
 
 /// Refuses (421, the SPEC's error shape) a request whose `Host` is not a

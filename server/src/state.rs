@@ -11,6 +11,8 @@ pub struct AppState {
     pub core: Core,
     /// See `Launch::loopback_hosts_only`.
     pub loopback_hosts_only: bool,
+    /// See `Launch::request_timeout`.
+    pub request_timeout: std::time::Duration,
     pub leptos_options: LeptosOptions,
 }
 

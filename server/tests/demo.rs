@@ -41,6 +41,7 @@ async fn every_seeded_release_agrees_with_its_rederived_view() {
         db,
         Settings {
             anonymous_read: true,
+            streams: Default::default(),
         },
     );
     let events = demo::history(5, fixed_now(), 40);

@@ -514,6 +514,8 @@ impl Node {
             db: db.clone(),
             anonymous_read: true,
             loopback_hosts_only: false,
+            streams: Default::default(),
+            request_timeout: std::time::Duration::from_secs(30),
             demo: None,
         };
         let handle = tokio::spawn(server::launch(launch, listener, async move {

@@ -1006,3 +1006,79 @@ mod replicas {
         stop(b);
     }
 }
+
+#[tokio::test]
+async fn live_streams_are_capped_per_client_and_in_total_with_a_clear_answer() {
+    let open = |server: &TestServer| {
+        server
+            .client
+            .get(server.url("/api/v1/stream"))
+            .header("Accept", "text/event-stream")
+            .send()
+    };
+    let server = TestServer::sqlite_with(|launch| {
+        launch.streams = backend::StreamLimits {
+            total: 100,
+            per_client: 2,
+        };
+    })
+    .await;
+    let first = open(&server).await.expect("request");
+    let second = open(&server).await.expect("request");
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
+    let third = open(&server).await.expect("request");
+    assert_eq!(third.status(), 429);
+    let body: Value = third.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "too_many_requests", "{body}");
+    // A stream closed frees its place.
+    drop(first);
+    let mut again = None;
+    for _ in 0..100 {
+        let response = open(&server).await.expect("request");
+        if response.status() == 200 {
+            again = Some(response);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(again.is_some(), "a closed stream frees its place");
+    drop((second, again));
+    server.stop().await;
+
+    let server = TestServer::sqlite_with(|launch| {
+        launch.streams = backend::StreamLimits {
+            total: 1,
+            per_client: 0,
+        };
+    })
+    .await;
+    let first = open(&server).await.expect("request");
+    assert_eq!(first.status(), 200);
+    let full = open(&server).await.expect("request");
+    assert_eq!(full.status(), 503);
+    let body: Value = full.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    drop(first);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn requests_time_out_but_the_live_stream_does_not() {
+    // No request finishes within no time at all; the stream is exempt.
+    let server = TestServer::sqlite_with(|launch| launch.request_timeout = Duration::ZERO).await;
+    let (status, body) = server.get_json("/api/v1/products").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    let stream = server
+        .client
+        .get(server.url("/api/v1/stream"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(stream.status(), 200);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    server.stop().await;
+}

@@ -26,12 +26,15 @@ use super::auth::Reader;
         (status = 200, description = "`text/event-stream`: one event per committed change, `id:` the change id, `event:` `release`, `environment` (a promotion or a health change; `data` also names the `environment`) or `product` (or `reset`), `data:` a JSON summary naming `product` and `release`; a comment heartbeat every 15 s", content_type = "text/event-stream"),
         (status = 400, description = "A `release` or `Last-Event-ID` that is not a number, or bad `details`"),
         (status = 401, description = "No token and anonymous read is off, or an unknown token"),
-        (status = 403, description = "A token without read access")))]
+        (status = 403, description = "A token without read access"),
+        (status = 429, description = "This client address has the most live streams it may open (`--max-streams-per-client`)"),
+        (status = 503, description = "The server has the most live streams it may open (`--max-streams`)")))]
 pub async fn stream(
     State(core): State<Core>,
     _reader: Reader,
     Query(params): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
 ) -> Result<Response, AppError> {
     let filter = Filter::parse(&params)?;
     // The header, which a reconnecting EventSource sends, wins over the
@@ -62,7 +65,8 @@ pub async fn stream(
                 })?,
         ),
     };
-    let frames = live::subscribe(core, filter, last_event_id).await?;
+    let client = peer.map(|axum::Extension(axum::extract::ConnectInfo(address))| address.ip());
+    let frames = live::subscribe(core, filter, last_event_id, client).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/event-stream"),

@@ -45,28 +45,44 @@ impl TestServer {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}/releases.db", dir.path().display());
-                Some(Self::start(&url, Some(dir), anonymous_read).await)
+                Some(Self::start(&url, Some(dir), anonymous_read, |_| {}).await)
             }
             Backend::Postgres => {
                 let base = std::env::var("TEST_POSTGRES_URL").ok()?;
                 let url = fresh_postgres_database(&base).await;
-                Some(Self::start(&url, None, anonymous_read).await)
+                Some(Self::start(&url, None, anonymous_read, |_| {}).await)
             }
         }
     }
 
-    async fn start(url: &str, dir: Option<TempDir>, anonymous_read: bool) -> TestServer {
+    /// A server on a fresh SQLite file, launched as `configure` sets.
+    #[allow(dead_code)]
+    pub async fn sqlite_with(configure: impl FnOnce(&mut server::Launch)) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/releases.db", dir.path().display());
+        Self::start(&url, Some(dir), true, configure).await
+    }
+
+    async fn start(
+        url: &str,
+        dir: Option<TempDir>,
+        anonymous_read: bool,
+        configure: impl FnOnce(&mut server::Launch),
+    ) -> TestServer {
         let db = Db::connect(url).await.expect("connect");
         db.migrate().await.expect("migrate");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
-        let launch = server::Launch {
+        let mut launch = server::Launch {
             db: db.clone(),
             anonymous_read,
             loopback_hosts_only: false,
+            streams: Default::default(),
+            request_timeout: std::time::Duration::from_secs(30),
             demo: None,
         };
+        configure(&mut launch);
         let handle = tokio::spawn(server::launch(launch, listener, async move {
             let _ = rx.await;
         }));

@@ -178,7 +178,10 @@ pub fn RestartHistory(
     #[prop(into)] restarts: Signal<Vec<Restart>>,
 ) -> impl IntoView {
     let session = use_context::<SessionResource>();
-    let errors = LocalResource::new(move || {
+    // Filled in the browser only (effects do not run on the server, so the
+    // page renders whole without it, JavaScript or not).
+    let errors = RwSignal::new(Vec::<(u32, String)>::new());
+    Effect::new(move |_| {
         let tried: Vec<(u32, u32)> = restarts.with(|restarts| {
             restarts
                 .iter()
@@ -186,24 +189,25 @@ pub fn RestartHistory(
                 .map(|r| (r.attempt, r.delivery.attempts))
                 .collect()
         });
+        if tried.is_empty() {
+            return;
+        }
         let product = product.clone();
-        async move {
-            if tried.is_empty() {
-                return Vec::new();
-            }
+        leptos::task::spawn_local(async move {
             let operator = match session {
                 Some(session) => session.0.await.map(|s| s.is_operator()).unwrap_or(false),
                 None => false,
             };
-            if !operator {
-                return Vec::new();
+            if operator {
+                if let Ok(found) = get_delivery_errors(product, id).await {
+                    errors.set(found);
+                }
             }
-            get_delivery_errors(product, id).await.unwrap_or_default()
-        }
+        });
     });
     move || {
         let restarts = restarts.get();
-        let errors = errors.get().unwrap_or_default();
+        let errors = errors.get();
         (!restarts.is_empty()).then(|| view! {
         <section class="restarts card" aria-labelledby="restarts-title" data-testid="restarts">
             <h2 id="restarts-title">"Restarts"</h2>

@@ -30,16 +30,11 @@ pub async fn set_webhook(
     url: &str,
     secret: &str,
 ) -> Result<(), AppError> {
-    let parsed_scheme = url.split_once("://");
-    match parsed_scheme {
-        Some(("http" | "https", rest))
-            if !rest.is_empty() && !rest.contains(char::is_whitespace) => {}
-        _ => {
-            return Err(AppError::invalid(
-                "url",
-                "the webhook URL must be an absolute http:// or https:// URL",
-            ))
-        }
+    if !domain::is_web_url(url) {
+        return Err(AppError::invalid(
+            "url",
+            "the webhook URL must be an absolute http:// or https:// URL",
+        ));
     }
     if let Some(host) = literal_host(url) {
         if is_metadata_address(host) {
@@ -87,18 +82,14 @@ pub async fn delete_webhook(core: &Core, product: &str) -> Result<(), AppError> 
 /// The signature header of every delivery.
 pub const SIGNATURE_HEADER: &str = "X-Releases-Signature";
 
-/// The IP address a URL's host is written as, if it is one.
+/// The IP address a URL's host is written as, if it is one, read as the
+/// HTTP client reads it (so `http://2852039166/` is 169.254.169.254 too).
 fn literal_host(url: &str) -> Option<std::net::IpAddr> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    let host = match host.strip_prefix('[') {
-        Some(v6) => v6.split(']').next()?,
-        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
-    };
-    host.parse().ok()
+    match url::Url::parse(url).ok()?.host()? {
+        url::Host::Ipv4(ip) => Some(ip.into()),
+        url::Host::Ipv6(ip) => Some(ip.into()),
+        url::Host::Domain(_) => None,
+    }
 }
 
 /// Link-local addresses, where cloud metadata services answer
@@ -393,6 +384,10 @@ mod tests {
             Some("fe80::1".parse().expect("ip"))
         );
         assert_eq!(literal_host("https://orchestrator.internal/hook"), None);
+        assert_eq!(
+            literal_host("http://2852039166/"),
+            Some("169.254.169.254".parse().expect("ip"))
+        );
     }
 
     #[test]

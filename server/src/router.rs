@@ -226,16 +226,16 @@ async fn loopback_hosts(
 
 /// `localhost`, `*.localhost`, `127.x.y.z` or `[::1]`, with any port.
 pub fn is_loopback_host(host: &str) -> bool {
-    let name = match host.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or_default(),
-        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    // The `Host` header is a URL's authority: parsed as one.
+    let Ok(url) = url::Url::parse(&format!("http://{host}/")) else {
+        return false;
     };
-    let name = name.to_ascii_lowercase();
-    name == "localhost"
-        || name.ends_with(".localhost")
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost" || name.ends_with(".localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 /// Headers on every response: no MIME sniffing, no framing, the referrer

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use backend::auth::{create_token, Role};
 use backend::db::{Backend, Db};
 use common::fixtures::{created, workflow};
-use common::{backends, TestServer};
+use common::{backends, delivery_when, TestServer};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
@@ -395,26 +395,6 @@ async fn set_webhook(server: &TestServer, operator: &str, product: &str, url: &s
         .await
         .expect("request");
     assert_eq!(response.status(), 200);
-}
-
-/// Polls the release until its newest restart's delivery is `state`.
-async fn delivery_when(base: &str, client: &reqwest::Client, path: &str, state: &str) -> Value {
-    for _ in 0..200 {
-        let detail: Value = client
-            .get(format!("{base}{path}"))
-            .send()
-            .await
-            .expect("request")
-            .json()
-            .await
-            .expect("json");
-        let delivery = &detail["restarts"][0]["delivery"];
-        if delivery["state"] == state {
-            return delivery.clone();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the delivery never became {state}");
 }
 
 fn assert_signed(headers: &HeaderMap, body: &[u8]) {

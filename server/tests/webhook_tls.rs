@@ -6,11 +6,10 @@
 mod common;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use backend::auth::Role;
 use common::fixtures::{created, workflow};
-use common::TestServer;
+use common::{delivery_when, TestServer};
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::server::TlsStream;
@@ -120,24 +119,14 @@ async fn an_https_webhook_is_delivered_over_tls() {
         .expect("request");
     assert_eq!(restart.status(), 202);
 
-    let mut delivery = Value::Null;
-    for _ in 0..200 {
-        let detail: Value = server
-            .client
-            .get(server.url("/api/v1/products/tls/releases/1"))
-            .bearer_auth(&operator)
-            .send()
-            .await
-            .expect("request")
-            .json()
-            .await
-            .expect("json");
-        delivery = detail["restarts"][0]["delivery"].clone();
-        if delivery["state"] != "pending" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let base = server.url("");
+    let delivery = delivery_when(
+        &base,
+        &server.client,
+        "/api/v1/products/tls/releases/1",
+        "delivered",
+    )
+    .await;
     assert_eq!(delivery["state"], "delivered", "{delivery}");
     let bodies = bodies.lock().expect("lock").clone();
     assert_eq!(bodies.len(), 1);

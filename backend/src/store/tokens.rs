@@ -1,4 +1,5 @@
-//! API tokens: only their hashes are stored.
+//! API tokens and the browser sessions started with them: only hashes of
+//! tokens and of session ids are stored.
 
 use domain::AppError;
 

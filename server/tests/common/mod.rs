@@ -190,4 +190,30 @@ pub async fn fresh_postgres_database(base: &str) -> String {
     let (server, _) = base.rsplit_once('/').expect("database URL with a path");
     format!("{server}/{name}")
 }
+
+/// Polls the release until its newest restart's delivery is `state`.
+pub async fn delivery_when(
+    base: &str,
+    client: &reqwest::Client,
+    path: &str,
+    state: &str,
+) -> serde_json::Value {
+    for _ in 0..200 {
+        let detail: serde_json::Value = client
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
+        let delivery = &detail["restarts"][0]["delivery"];
+        if delivery["state"] == state {
+            return delivery.clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the delivery never became {state}");
+}
+
 pub mod fixtures;

@@ -92,6 +92,9 @@ test("a live change updates a table row and a graph node within 500 ms, fetching
 });
 
 test("back and forward restore the filtered table and the selected environment", async ({ page }) => {
+  // Thirteen navigations, each with its own 5 s expectations: the whole
+  // walk gets more than the default 30 s on a loaded 2-core machine.
+  test.setTimeout(60_000);
   const table = new ReleasesPage(page);
   await table.open("checkout");
   await table.waitForHydration();

@@ -4,6 +4,7 @@
 //! the change log and its tailer, tokens and sessions, and the state they
 //! share (`Core`). The web crates call it; it never calls them.
 
+pub mod adapters;
 pub mod auth;
 pub mod change;
 pub use change::StreamLimits;
@@ -12,6 +13,7 @@ pub mod ingest;
 pub mod live;
 pub mod read;
 pub mod restart;
+pub mod settings;
 pub mod state;
 pub mod store;
 pub mod webhook;

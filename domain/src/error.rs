@@ -20,6 +20,10 @@ pub enum AppError {
         field: Option<String>,
         message: String,
     },
+    /// The request is well-formed but lacks what it needs to be applied:
+    /// an adapter's mapping key, or a flow for a release (422).
+    #[error("{message}")]
+    Unprocessable { field: String, message: String },
     /// No credentials, or unknown ones.
     #[error("authentication required")]
     Unauthorized,
@@ -54,6 +58,13 @@ impl AppError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Invalid {
             field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    pub fn unprocessable(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Unprocessable {
+            field: field.into(),
             message: message.into(),
         }
     }
@@ -106,6 +117,7 @@ impl AppError {
         match self {
             Self::NotFound { .. } => "not_found",
             Self::Invalid { .. } => "invalid",
+            Self::Unprocessable { .. } => "unprocessable",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden { .. } => "forbidden",
             Self::Conflict { .. } => "conflict",
@@ -121,6 +133,7 @@ impl AppError {
         match self {
             Self::NotFound { .. } => 404,
             Self::Invalid { .. } => 400,
+            Self::Unprocessable { .. } => 422,
             Self::Unauthorized => 401,
             Self::Forbidden { .. } => 403,
             Self::Conflict { .. } => 409,
@@ -138,11 +151,14 @@ impl AppError {
             "code": self.code(),
             "message": self.to_string(),
         });
-        if let Self::Invalid {
-            field: Some(field), ..
-        } = self
-        {
-            error["field"] = serde_json::Value::String(field.clone());
+        match self {
+            Self::Invalid {
+                field: Some(field), ..
+            }
+            | Self::Unprocessable { field, .. } => {
+                error["field"] = serde_json::Value::String(field.clone());
+            }
+            _ => {}
         }
         serde_json::json!({ "error": error })
     }

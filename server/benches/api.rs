@@ -168,6 +168,7 @@ async fn main() {
         streams: Default::default(),
         request_timeout: std::time::Duration::from_secs(30),
         demo: None,
+        adapters: Default::default(),
     };
     tokio::spawn(server::launch(launch, listener, std::future::pending()));
     let bench = Bench {

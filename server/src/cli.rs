@@ -1,4 +1,5 @@
-//! Command line: `serve`, `demo`, `migrate`, `token create|list|delete`. Every flag can
+//! Command line: `serve`, `demo`, `migrate`, `token create|list|delete`,
+//! `product set-flow`. Every flag can
 //! also be given through the environment variable named in `--help`.
 
 use std::net::SocketAddr;
@@ -69,6 +70,26 @@ pub struct Cli {
     #[arg(long, env = "REQUEST_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
     pub request_timeout: u64,
 
+    /// The Argo Workflows UI (https://argo.example.com): runs posted to the
+    /// Argo Workflows adapter link to <URL>/workflows/<namespace>/<name>.
+    #[arg(long, env = "ARGO_WORKFLOWS_URL", value_parser = web_url, global = true)]
+    pub argo_workflows_url: Option<String>,
+
+    /// The Argo CD UI (https://argocd.example.com): applications posted to
+    /// the Argo CD adapter link to <URL>/applications/<namespace>/<name>.
+    #[arg(long, env = "ARGO_CD_URL", value_parser = web_url, global = true)]
+    pub argo_cd_url: Option<String>,
+
+    /// The secret of the GitHub webhook: deliveries with a valid
+    /// X-Hub-Signature-256 need no token, and an invalid signature is refused.
+    #[arg(
+        long,
+        env = "GITHUB_WEBHOOK_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub github_webhook_secret: Option<String>,
+
     /// Log format. The level is set with RUST_LOG (default "info").
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
@@ -104,6 +125,24 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage products' settings.
+    Product {
+        #[command(subcommand)]
+        command: ProductCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProductCommand {
+    /// Set a product's promotion flow from a JSON file (the shape of
+    /// release.created's `flow`); a release.created without a `flow` then
+    /// uses it. Creates the product when it is new.
+    SetFlow {
+        /// The product's slug.
+        product: String,
+        /// The flow as JSON: {"name", "trigger", "environments": [...]}; `-` reads stdin.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,6 +164,16 @@ pub enum TokenCommand {
         /// The token's id.
         id: i64,
     },
+}
+
+fn web_url(value: &str) -> Result<String, String> {
+    if domain::is_web_url(value) {
+        Ok(value.trim_end_matches('/').to_owned())
+    } else {
+        Err(format!(
+            "invalid URL {value:?}: expected an absolute http:// or https:// URL"
+        ))
+    }
 }
 
 fn parse_speed(value: &str) -> Result<f64, String> {
@@ -212,6 +261,41 @@ async fn execute(cli: Cli) -> Result<(), String> {
                 Err(format!("no token has id {id} (see `server token list`)"))
             }
         }
+        Command::Product {
+            command: ProductCommand::SetFlow { product, file },
+        } => {
+            let text = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())
+            } else {
+                std::fs::read_to_string(&file)
+            }
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| format!("{} is not valid JSON: {e}", file.display()))?;
+            let problem = |e: domain::AppError| match e {
+                domain::AppError::Invalid {
+                    field: Some(field),
+                    message,
+                } => format!("{}: {field}: {message}", file.display()),
+                other => format!("cannot set the flow: {other}"),
+            };
+            backend::ingest::check_product_slug(&product, "PRODUCT").map_err(problem)?;
+            let flow = backend::ingest::parse_flow(&value, String::new()).map_err(problem)?;
+            let settings = backend::Settings {
+                anonymous_read: false,
+                streams: backend::StreamLimits::default(),
+            };
+            let core = backend::Core::new(db, settings);
+            backend::settings::set_flow(&core, &product, &flow)
+                .await
+                .map_err(problem)?;
+            println!(
+                "product {product}: flow {:?} with {} environments",
+                flow.name(),
+                flow.environments().len()
+            );
+            Ok(())
+        }
         Command::Serve | Command::Demo { .. } => {
             let demo = match cli.command {
                 Command::Demo { seed, speed } => Some(crate::demo::DemoOptions { seed, speed }),
@@ -256,6 +340,13 @@ async fn execute(cli: Cli) -> Result<(), String> {
                     },
                     request_timeout: std::time::Duration::from_secs(cli.request_timeout),
                     demo,
+                    adapters: backend::adapters::AdapterSettings {
+                        argo_workflows_url: cli.argo_workflows_url,
+                        argo_cd_url: cli.argo_cd_url,
+                        github_webhook_secret: cli
+                            .github_webhook_secret
+                            .filter(|secret| !secret.is_empty()),
+                    },
                 },
                 listener,
                 shutdown,

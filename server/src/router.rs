@@ -36,6 +36,8 @@ pub struct Launch {
     pub request_timeout: std::time::Duration,
     /// Seed demo data and run the simulator (`server demo`).
     pub demo: Option<crate::demo::DemoOptions>,
+    /// The native adapters' links to the engines and GitHub's secret.
+    pub adapters: backend::adapters::AdapterSettings,
 }
 
 /// Serves the application on `listener` until `shutdown` completes, then
@@ -58,6 +60,7 @@ pub async fn launch(
         request_timeout: launch.request_timeout,
         core: core.clone(),
         leptos_options: leptos_options(address),
+        adapters: launch.adapters,
     };
     // Before anything commits or any stream starts (see `Tailer::start`).
     let tailer = backend::live::Tailer::start(core.clone()).await;

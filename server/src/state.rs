@@ -14,6 +14,14 @@ pub struct AppState {
     /// See `Launch::request_timeout`.
     pub request_timeout: std::time::Duration,
     pub leptos_options: LeptosOptions,
+    /// The native adapters' links and GitHub's webhook secret.
+    pub adapters: backend::adapters::AdapterSettings,
+}
+
+impl FromRef<AppState> for backend::adapters::AdapterSettings {
+    fn from_ref(state: &AppState) -> backend::adapters::AdapterSettings {
+        state.adapters.clone()
+    }
 }
 
 impl FromRef<AppState> for Core {

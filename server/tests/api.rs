@@ -333,10 +333,10 @@ async fn releases_page_filters_searches_and_paginates() {
         let (server, token) = server(backend).await;
         let mut events = Vec::new();
         for i in 1..=5 {
-            let message = if i == 3 {
-                "Refactor_the 100% Parser"
-            } else {
-                "Routine change"
+            let message = match i {
+                3 => "Refactor_the 100% Parser",
+                4 => "Corrige l'ÉCOLE",
+                _ => "Routine change",
             };
             events.push(created(
                 &format!("c{i}"),
@@ -386,6 +386,10 @@ async fn releases_page_filters_searches_and_paginates() {
             ("q=4", vec![4]),
             ("q=k2", vec![2]),
             ("q=nothing-like-this", vec![]),
+            // Case folds beyond ASCII, both ways.
+            ("q=%C3%A9cole", vec![4]),
+            ("q=%C3%89COLE", vec![4]),
+            ("q=l'%C3%A9C", vec![4]),
         ] {
             let (status, page) = server
                 .get_json(&format!("/api/v1/products/shop/releases?{query}"))
@@ -536,6 +540,112 @@ async fn tokens_and_roles_guard_every_route() {
             .await
             .expect("send");
         assert_eq!(unknown.status(), 401);
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_configured_flow_is_used_by_releases_created_without_one() {
+    for backend in backends() {
+        let (server, ingest) = server(backend).await;
+        let operator = server.token(Role::Operator).await;
+        let mut flowless = created("c1", "shop", "k1", "aaa", "m", 0);
+        flowless["data"]
+            .as_object_mut()
+            .expect("data")
+            .remove("flow");
+
+        // Without a flow of its own or of its product: 422 naming `flow`,
+        // and nothing stored (not even the product).
+        let response = server.post_events(&ingest, BATCH, &json!([flowless])).await;
+        assert_eq!(response.status(), 422);
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "unprocessable");
+        assert_eq!(body["error"]["field"], "events[0].data.flow");
+        let (_, products) = server.get_json("/api/v1/products").await;
+        assert_eq!(products["products"], json!([]));
+        let (status, _) = server.get_json("/api/v1/products/shop/flow").await;
+        assert_eq!(status, 404);
+
+        let put = |token: &str, body: Value| {
+            server
+                .client
+                .put(server.url("/api/v1/products/shop/flow"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+        };
+        // Only operators set it, and it is validated like release.created's.
+        assert_eq!(
+            put(&ingest, common::fixtures::flow())
+                .await
+                .expect("send")
+                .status(),
+            403
+        );
+        let mut cyclic = common::fixtures::flow();
+        cyclic["environments"][0]["depends_on"] = json!(["prod"]);
+        let refused = put(&operator, cyclic).await.expect("send");
+        assert_eq!(refused.status(), 400);
+        let body: Value = refused.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "invalid", "{body}");
+        assert!(body["error"]["field"].is_string(), "{body}");
+        let refused = put(
+            &operator,
+            json!({"name": "x", "trigger": "dev", "environments": "no"}),
+        )
+        .await
+        .expect("send");
+        assert_eq!(refused.status(), 400);
+        let body: Value = refused.json().await.expect("json");
+        assert_eq!(body["error"]["field"], "environments");
+        let bad_slug = server
+            .client
+            .put(server.url("/api/v1/products/Not%20A%20Slug/flow"))
+            .bearer_auth(&operator)
+            .json(&common::fixtures::flow())
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(bad_slug.status(), 400);
+        let (status, _) = server.get_json("/api/v1/products/shop/flow").await;
+        assert_eq!(status, 404, "a refused flow is not stored");
+
+        let stored = put(&operator, common::fixtures::flow())
+            .await
+            .expect("send");
+        assert_eq!(stored.status(), 200);
+        let (status, flow) = server.get_json("/api/v1/products/shop/flow").await;
+        assert_eq!(status, 200);
+        assert_eq!(flow["name"], "main");
+        assert_eq!(flow["trigger"], "dev");
+        assert_eq!(flow["environments"][1]["depends_on"], json!(["dev"]));
+        assert_eq!(flow["environments"][1]["pre_action"], "verify");
+
+        // Now the same event creates the release with the product's flow.
+        let body = post_ok(&server, &ingest, json!([flowless])).await;
+        assert_eq!(body["releases"]["k1"], 1);
+        let (_, detail) = server.get_json("/api/v1/products/shop/releases/1").await;
+        assert_eq!(detail["flow"]["name"], "main");
+        assert_eq!(
+            detail["flow"]["edges"],
+            json!([["dev", "staging"], ["staging", "prod"]])
+        );
+
+        // A release keeps the flow it was created with.
+        let mut single = common::fixtures::flow();
+        single["name"] = json!("solo");
+        single["environments"] =
+            json!([{"name": "dev", "depends_on": [], "applications": ["api"]}]);
+        assert_eq!(put(&operator, single).await.expect("send").status(), 200);
+        let mut second = created("c2", "shop", "k2", "bbb", "m", 5);
+        second["data"].as_object_mut().expect("data").remove("flow");
+        post_ok(&server, &ingest, json!([second])).await;
+        let (_, first) = server.get_json("/api/v1/products/shop/releases/1").await;
+        assert_eq!(first["flow"]["name"], "main");
+        let (_, second) = server.get_json("/api/v1/products/shop/releases/2").await;
+        assert_eq!(second["flow"]["name"], "solo");
+        assert_eq!(second["environments"].as_array().map(Vec::len), Some(1));
         server.stop().await;
     }
 }
@@ -750,6 +860,22 @@ async fn unknown_event_types_and_bad_envelopes_are_refused() {
 /// lacks, fails `openapi_documents_every_route`.
 const ROUTES: &[(&str, &str, &str)] = &[
     ("post", "/api/v1/events", "/api/v1/events"),
+    (
+        "post",
+        "/api/v1/adapters/argo-workflows",
+        "/api/v1/adapters/argo-workflows",
+    ),
+    (
+        "post",
+        "/api/v1/adapters/argo-cd",
+        "/api/v1/adapters/argo-cd",
+    ),
+    ("post", "/api/v1/adapters/github", "/api/v1/adapters/github"),
+    (
+        "post",
+        "/api/v1/adapters/cdevents",
+        "/api/v1/adapters/cdevents",
+    ),
     ("get", "/api/v1/products", "/api/v1/products"),
     (
         "get",
@@ -780,6 +906,16 @@ const ROUTES: &[(&str, &str, &str)] = &[
         "delete",
         "/api/v1/products/{product}/webhook",
         "/api/v1/products/shop/webhook",
+    ),
+    (
+        "put",
+        "/api/v1/products/{product}/flow",
+        "/api/v1/products/shop/flow",
+    ),
+    (
+        "get",
+        "/api/v1/products/{product}/flow",
+        "/api/v1/products/shop/flow",
     ),
     ("get", "/api/v1/stream", "/api/v1/stream?product=shop"),
     ("get", "/healthz", "/healthz"),

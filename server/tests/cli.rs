@@ -343,3 +343,67 @@ async fn on_loopback_anonymous_read_answers_loopback_names_only_and_can_be_turne
     assert_eq!(anonymous.status(), 401);
     server.stop().expect("stops");
 }
+
+#[tokio::test]
+async fn product_set_flow_stores_a_valid_flow_and_names_the_problem_of_a_bad_one() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}/releases.db", dir.path().display());
+    let file = dir.path().join("flow.json");
+    std::fs::write(
+        &file,
+        r#"{"name": "main", "trigger": "dev", "environments": [
+            {"name": "dev", "depends_on": [], "applications": ["api"]},
+            {"name": "prod", "depends_on": ["dev"], "applications": ["api"], "pre_action": "verify"}]}"#,
+    )
+    .expect("write");
+    let set = |file: &std::path::Path| {
+        server()
+            .args(["--database-url", &url, "product", "set-flow", "shop"])
+            .arg(file)
+            .output()
+            .expect("run")
+    };
+    let output = set(&file);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("product shop: flow \"main\" with 2 environments"),
+        "{stdout}"
+    );
+    let db = backend::db::Db::connect(&url).await.expect("connect");
+    let (flow,): (String,) = sqlx::query_as("SELECT flow FROM products WHERE slug = 'shop'")
+        .fetch_one(&db.pool)
+        .await
+        .expect("row");
+    let flow: serde_json::Value = serde_json::from_str(&flow).expect("json");
+    assert_eq!(flow["environments"][1]["pre_action"], "verify");
+
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"name": "main", "trigger": "dev", "environments": [
+            {"name": "dev", "depends_on": ["nowhere"], "applications": []}]}"#,
+    )
+    .expect("write");
+    let output = set(&bad);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(": environments: "), "{stderr}");
+    assert!(stderr.contains("nowhere"), "{stderr}");
+    let output = set(&dir.path().join("missing.json"));
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read"));
+    // The bad ones changed nothing.
+    let (again,): (String,) = sqlx::query_as("SELECT flow FROM products WHERE slug = 'shop'")
+        .fetch_one(&db.pool)
+        .await
+        .expect("row");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&again).expect("json"),
+        flow
+    );
+}

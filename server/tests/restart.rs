@@ -497,6 +497,7 @@ impl Node {
             streams: Default::default(),
             request_timeout: std::time::Duration::from_secs(30),
             demo: None,
+            adapters: Default::default(),
         };
         let handle = tokio::spawn(server::launch(launch, listener, async move {
             let _ = rx.await;

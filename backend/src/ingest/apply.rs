@@ -21,7 +21,7 @@ use chrono::Utc;
 use domain::ingest::{Deployment, Effect, Needs, ReleaseId, RunKey, Snapshot};
 use domain::{AppError, RunFact};
 
-use super::{Event, IngestOutcome};
+use super::{Command, Event, IngestOutcome};
 use crate::state::Core;
 use crate::store::releases::NewRelease;
 use crate::store::runs::{NewRun, RunWrite};
@@ -33,10 +33,11 @@ use crate::write::{Changed, Write};
 /// release or an environment outside its flow, with 500 when the database
 /// fails; either way nothing is stored.
 #[tracing::instrument(skip_all, fields(events = events.len()))]
-pub async fn apply_events(core: &Core, events: Vec<Event>) -> Result<IngestOutcome, AppError> {
+pub async fn apply_events(core: &Core, mut events: Vec<Event>) -> Result<IngestOutcome, AppError> {
     let mut write = Write::begin(core).await?;
     let tx = write.conn()?;
     let now = Utc::now().timestamp_millis();
+    configured_flows(tx, &mut events).await?;
     let records: Vec<store::events::NewEvent<'_>> = events
         .iter()
         .map(|event| store::events::NewEvent {
@@ -56,6 +57,33 @@ pub async fn apply_events(core: &Core, events: Vec<Event>) -> Result<IngestOutco
     write.rederive(changed, now).await?;
     write.commit().await?;
     Ok(snapshot.into_outcome())
+}
+
+/// Gives each `release.created` without a `flow` its product's configured
+/// flow (SPEC §4.6), read in this transaction; one without either is
+/// refused by the fold (422, `flow`).
+async fn configured_flows(conn: &mut Conn, events: &mut [Event]) -> Result<(), AppError> {
+    let flowless = |event: &Event| match &event.command {
+        Command::ReleaseCreated(created) if created.flow.is_none() => Some(created.product.clone()),
+        _ => None,
+    };
+    let products: BTreeSet<String> = events.iter().filter_map(flowless).collect();
+    if products.is_empty() {
+        return Ok(());
+    }
+    let slugs: Vec<&str> = products.iter().map(String::as_str).collect();
+    let mut flows: HashMap<String, domain::Flow> = HashMap::new();
+    for (slug, json) in store::products::flows(conn, &slugs).await? {
+        flows.insert(slug, store::from_json(&json)?);
+    }
+    for event in events {
+        if let Command::ReleaseCreated(created) = &mut event.command {
+            if created.flow.is_none() {
+                created.flow = flows.get(&created.product).cloned();
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The store's names for what the fold names by product slug and release
@@ -205,6 +233,7 @@ async fn store_effects<'e>(
                 product,
                 id,
                 created,
+                flow,
                 at,
             } => {
                 let product_id = ids.product(&product)?;
@@ -214,7 +243,7 @@ async fn store_effects<'e>(
                         product_id,
                         id,
                         key: &created.release,
-                        flow: &created.flow,
+                        flow,
                         commit: &created.commit,
                         version: created.version.as_deref(),
                         changes: &created.changes,

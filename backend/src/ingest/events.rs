@@ -88,6 +88,13 @@ pub fn parse_event(value: &Value, path: String) -> Result<Event, AppError> {
 /// with a letter or digit, so it is safe in URLs as is.
 fn product(data: &Obj<'_>) -> Result<String, AppError> {
     let slug = data.name("product")?;
+    check_product_slug(&slug, data.path("product"))?;
+    Ok(slug)
+}
+
+/// Checks a product slug found at `field` (an event's `data.product`, a
+/// path parameter, an adapter's mapping key).
+pub fn check_product_slug(slug: &str, field: impl Into<String>) -> Result<(), AppError> {
     let valid = slug.len() <= MAX_NAME
         && slug
             .chars()
@@ -97,10 +104,10 @@ fn product(data: &Obj<'_>) -> Result<String, AppError> {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
     if valid {
-        Ok(slug)
+        Ok(())
     } else {
         Err(AppError::invalid(
-            data.path("product"),
+            field,
             format!(
                 "invalid product slug {slug:?}: use lowercase letters, digits, `-`, `_` and `.`, \
                  starting with a letter or digit (at most {MAX_NAME})"
@@ -112,7 +119,10 @@ fn product(data: &Obj<'_>) -> Result<String, AppError> {
 fn release_created(data: &Obj<'_>) -> Result<ReleaseCreated, AppError> {
     let product = product(data)?;
     let release = data.name("release")?;
-    let flow = flow(&data.object("flow")?)?;
+    let flow = match data.opt_object("flow")? {
+        Some(flow) => Some(self::flow(&flow)?),
+        None => None,
+    };
     let commit = commit(&data.object("commit")?)?;
     let version = data.opt_name("version")?;
     let changes = match data.opt_object("changes")? {
@@ -127,6 +137,12 @@ fn release_created(data: &Obj<'_>) -> Result<ReleaseCreated, AppError> {
         version,
         changes,
     })
+}
+
+/// A promotion flow as `release.created` and `PUT …/flow` carry it, found
+/// at `path` (empty for a whole body), with the limits of SPEC §4.2.1.
+pub fn parse_flow(value: &Value, path: String) -> Result<Flow, AppError> {
+    flow(&object(value, path)?)
 }
 
 fn flow(flow: &Obj<'_>) -> Result<Flow, AppError> {

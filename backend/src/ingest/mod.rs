@@ -20,7 +20,7 @@ pub use domain::ingest::{
 
 pub use apply::apply_events;
 pub use domain::ingest::IngestOutcome;
-pub use events::{parse_event, MAX_LOG_BYTES};
+pub use events::{check_product_slug, parse_event, parse_flow, MAX_LOG_BYTES};
 
 /// Largest accepted request body (413 beyond).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -125,4 +125,4 @@ fn parse_binary(headers: &HeaderMap, content_type: &str, body: &[u8]) -> Result<
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

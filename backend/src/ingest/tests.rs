@@ -339,7 +339,7 @@ fn a_flow_has_at_most_250_environments_and_2500_dependencies() {
     );
 }
 
-mod fuzz {
+pub(crate) mod fuzz {
     //! Arbitrary bytes, and arbitrary JSON shaped like each event type, into
     //! the parser: it never panics, and answers events or a 4xx.
 
@@ -350,7 +350,7 @@ mod fuzz {
     use crate::ingest::parse_request;
 
     /// Any JSON value, a few levels deep, with hostile strings.
-    fn arb_json() -> impl Strategy<Value = Value> {
+    pub(crate) fn arb_json() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
@@ -371,7 +371,7 @@ mod fuzz {
     }
 
     /// Every leaf path of `value`, as JSON pointers.
-    fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
+    pub(crate) fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
         match value {
             Value::Object(map) => {
                 for (key, child) in map {

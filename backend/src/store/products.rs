@@ -82,3 +82,34 @@ pub async fn all(conn: &mut Conn) -> Result<Vec<(i64, String)>, AppError> {
         .await
         .or_internal()
 }
+
+/// Stores the configured flow of product `product_id` (SPEC §4.6), as JSON.
+#[tracing::instrument(skip_all, fields(product_id))]
+pub async fn set_flow(conn: &mut Conn, product_id: i64, flow: &str) -> Result<(), AppError> {
+    sqlx::query("UPDATE products SET flow = $2 WHERE id = $1")
+        .bind(product_id)
+        .bind(flow)
+        .execute(&mut *conn)
+        .await
+        .or_internal()?;
+    Ok(())
+}
+
+/// The configured flows of these products, those that have one:
+/// `(slug, flow JSON)`.
+#[tracing::instrument(skip_all, fields(products = slugs.len()))]
+pub async fn flows(conn: &mut Conn, slugs: &[&str]) -> Result<Vec<(String, String)>, AppError> {
+    let mut found = Vec::new();
+    for chunk in slugs.chunks(500) {
+        let sql = format!(
+            "SELECT slug, flow FROM products WHERE flow IS NOT NULL AND slug IN ({})",
+            super::placeholders(1, chunk.len())
+        );
+        let mut query = sqlx::query_as::<_, (String, String)>(AssertSqlSafe(sql));
+        for slug in chunk {
+            query = query.bind(*slug);
+        }
+        found.extend(query.fetch_all(&mut *conn).await.or_internal()?);
+    }
+    Ok(found)
+}

@@ -264,7 +264,11 @@ pub async fn page(
     filter: &PageFilter,
 ) -> Result<Vec<ReleaseRow>, AppError> {
     let q = filter.q.as_deref();
-    let phrase = match q {
+    // SQLite's LOWER() and LIKE fold ASCII only; its trigram index folds
+    // Unicode. A text of three characters or more is matched through the
+    // index (a phrase of trigrams is exactly a case-insensitive substring),
+    // so `ÉCOLE` finds `école` as on PostgreSQL.
+    let indexed = match q {
         Some(q) if conn.backend_name() == "SQLite" && q.chars().count() >= 3 => {
             let phrase = format!("\"{}\"", q.replace('"', "\"\""));
             let hits = sqlx::query_scalar::<_, i64>(
@@ -276,7 +280,10 @@ pub async fn page(
             .fetch_one(&mut *conn)
             .await
             .or_internal()?;
-            (hits <= SEARCH_CANDIDATES).then_some(phrase)
+            Some(Indexed {
+                text: format!("{{commit_message author_name author_email}} : {phrase}"),
+                candidates: (hits <= SEARCH_CANDIDATES).then_some(phrase),
+            })
         }
         _ => None,
     };
@@ -297,15 +304,22 @@ pub async fn page(
         n += 1;
     }
     if q.is_some() {
-        // Case-insensitive on both backends: lower both sides; `\` escapes
-        // the LIKE wildcards a user typed.
+        // Case-insensitive on both backends: the trigram index on SQLite
+        // (above), else lower both sides; `\` escapes the LIKE wildcards a
+        // user typed.
         let (a, b, c) = (n, n + 1, n + 2);
         n += 3;
+        let text = if indexed.is_some() {
+            format!("r.pk IN (SELECT rowid FROM release_search WHERE release_search MATCH ${c})")
+        } else {
+            format!(
+                "LOWER(r.commit_message) LIKE ${c} ESCAPE '\\' \
+                 OR LOWER(r.author_name) LIKE ${c} ESCAPE '\\' \
+                 OR LOWER(COALESCE(r.author_email, '')) LIKE ${c} ESCAPE '\\'"
+            )
+        };
         filters.push_str(&format!(
-            " AND (r.release_key = ${a} OR LOWER(r.commit_sha) LIKE ${b} ESCAPE '\\' \
-             OR LOWER(r.commit_message) LIKE ${c} ESCAPE '\\' \
-             OR LOWER(r.author_name) LIKE ${c} ESCAPE '\\' \
-             OR LOWER(COALESCE(r.author_email, '')) LIKE ${c} ESCAPE '\\'"
+            " AND (r.release_key = ${a} OR LOWER(r.commit_sha) LIKE ${b} ESCAPE '\\' OR {text}"
         ));
         let by_id = match id {
             Some(_) => {
@@ -316,7 +330,7 @@ pub async fn page(
             None => String::new(),
         };
         filters.push(')');
-        if phrase.is_some() {
+        if indexed.as_ref().is_some_and(|i| i.candidates.is_some()) {
             // The candidates drive the join (CROSS JOIN keeps that order).
             sql.push_str(&format!(
                 "SELECT {SUMMARY_COLUMNS} FROM (SELECT rowid AS pk FROM release_search \
@@ -349,14 +363,15 @@ pub async fn page(
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
-        query = query
-            .bind(q.to_owned())
-            .bind(format!("{escaped}%"))
-            .bind(format!("%{escaped}%"));
+        query = query.bind(q.to_owned()).bind(format!("{escaped}%"));
+        query = match &indexed {
+            Some(indexed) => query.bind(indexed.text.clone()),
+            None => query.bind(format!("%{escaped}%")),
+        };
         if let Some(id) = id {
             query = query.bind(id);
         }
-        if let Some(phrase) = phrase {
+        if let Some(phrase) = indexed.and_then(|i| i.candidates) {
             query = query.bind(phrase);
         }
     }
@@ -365,6 +380,14 @@ pub async fn page(
         .fetch_all(&mut *conn)
         .await
         .or_internal()
+}
+
+/// A search on SQLite through the trigram index: the MATCH expression of
+/// the text columns, and the phrase whose hits are the candidates when they
+/// are few.
+struct Indexed {
+    text: String,
+    candidates: Option<String>,
 }
 
 /// Releases of a product with `after < id <= up_to`, newest first, at most `limit`.

@@ -83,7 +83,10 @@ impl Needs {
                     .insert(key.to_owned());
             }
             let environment = match &event.command {
-                Command::ReleaseCreated(created) => created.flow.trigger(),
+                Command::ReleaseCreated(created) => match &created.flow {
+                    Some(flow) => flow.trigger(),
+                    None => continue,
+                },
                 Command::WorkflowUpdated(update) => &update.environment,
                 Command::EnvironmentPromoted(promoted) => &promoted.environment,
                 Command::GitFailed(failed) => &failed.environment,
@@ -181,6 +184,8 @@ pub enum Effect<'e> {
         product: String,
         id: i64,
         created: &'e ReleaseCreated,
+        /// The flow it was created with (its own, or the product's).
+        flow: &'e Flow,
         at: i64,
     },
     /// A run's snapshot changed (`new`: first reported). The run as it
@@ -395,7 +400,19 @@ impl<'e> Snapshot<'e> {
         self.outcome.accepted += 1;
         let mut effects = Vec::new();
         match &event.command {
-            Command::ReleaseCreated(created) => self.release_created(created, at, &mut effects),
+            Command::ReleaseCreated(created) => {
+                let flow = created.flow.as_ref().ok_or_else(|| {
+                    AppError::unprocessable(
+                        event.field("data.flow"),
+                        format!(
+                            "the event has no `flow` and product {:?} has no configured flow \
+                             (PUT /api/v1/products/{{product}}/flow)",
+                            created.product
+                        ),
+                    )
+                })?;
+                self.release_created(created, flow, at, &mut effects)
+            }
             Command::WorkflowUpdated(update) => {
                 let release =
                     self.target(event, &update.product, &update.release, &update.environment)?;
@@ -469,6 +486,7 @@ impl<'e> Snapshot<'e> {
     fn release_created(
         &mut self,
         created: &'e ReleaseCreated,
+        flow: &'e Flow,
         at: i64,
         effects: &mut Vec<Effect<'e>>,
     ) {
@@ -489,15 +507,16 @@ impl<'e> Snapshot<'e> {
             product: created.product.clone(),
             id,
             created,
+            flow,
             at,
         });
         self.add_release(
             &created.product,
             &created.release,
             id,
-            Arc::new(created.flow.clone()),
+            Arc::new(flow.clone()),
         );
-        let trigger = created.flow.trigger();
+        let trigger = flow.trigger();
         match &created.version {
             Some(version) => {
                 self.promote(&created.product, trigger, id, version, at, effects);

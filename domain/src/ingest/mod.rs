@@ -93,7 +93,10 @@ impl Command {
 pub struct ReleaseCreated {
     pub product: String,
     pub release: String,
-    pub flow: Flow,
+    /// The event's flow; `None` when it carried none and the product's
+    /// configured flow (SPEC §4.6) is to be used: the store fills it in
+    /// before the fold, which refuses a release still without one (422).
+    pub flow: Option<Flow>,
     pub commit: Commit,
     pub version: Option<String>,
     pub changes: Changes,

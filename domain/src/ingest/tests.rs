@@ -54,7 +54,7 @@ fn created(id: &str, key: &str, at: i64) -> Event {
         Command::ReleaseCreated(ReleaseCreated {
             product: "shop".into(),
             release: key.into(),
-            flow: shop_flow(),
+            flow: Some(shop_flow()),
             commit: commit(),
             version: None,
             changes: Default::default(),
@@ -257,6 +257,7 @@ impl Model {
                     product,
                     id,
                     created,
+                    flow,
                     at,
                 } => {
                     self.products.insert(product.clone(), id);
@@ -269,7 +270,7 @@ impl Model {
                                 product,
                                 id,
                                 key: created.release.clone(),
-                                flow: created.flow.clone(),
+                                flow: flow.clone(),
                                 commit: created.commit.clone(),
                                 version: created.version.clone(),
                                 created_at: time_of(at),

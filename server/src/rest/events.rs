@@ -29,6 +29,17 @@ pub async fn post_events(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<IngestOutcome>, AppError> {
+    let bytes = limited_body(&headers, body).await?;
+    let events = ingest::parse_request(&headers, &bytes)?;
+    ingest::apply_events(&core, events).await.map(Json)
+}
+
+/// The request body, at most `MAX_BODY_BYTES` (413 beyond, before reading
+/// when `Content-Length` says so).
+pub(super) async fn limited_body(
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<axum::body::Bytes, AppError> {
     let too_large = || AppError::PayloadTooLarge {
         message: format!("the body is larger than {MAX_BODY_BYTES} bytes"),
     };
@@ -39,9 +50,7 @@ pub async fn post_events(
     if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
         return Err(too_large());
     }
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
-        .map_err(|_| too_large())?;
-    let events = ingest::parse_request(&headers, &bytes)?;
-    ingest::apply_events(&core, events).await.map(Json)
+        .map_err(|_| too_large())
 }

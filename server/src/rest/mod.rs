@@ -3,6 +3,7 @@
 //! `utoipa_axum::routes!`, so a route cannot exist without its OpenAPI
 //! entry. The document is served at `/api/v1/openapi.json`.
 
+mod adapters;
 mod auth;
 mod events;
 mod products;
@@ -55,8 +56,13 @@ impl Modify for BearerAuth {
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(events::post_events))
+        .routes(routes!(adapters::argo_workflows))
+        .routes(routes!(adapters::argo_cd))
+        .routes(routes!(adapters::github))
+        .routes(routes!(adapters::cdevents))
         .routes(routes!(products::list_products))
         .routes(routes!(products::put_webhook, products::delete_webhook))
+        .routes(routes!(products::put_flow, products::get_flow))
         .routes(routes!(releases::list_releases))
         .routes(routes!(releases::release_detail))
         .routes(routes!(releases::release_notes))

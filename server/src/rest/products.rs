@@ -7,7 +7,7 @@ use axum::Json;
 use super::auth::{Operator, Reader};
 use super::PathParams;
 use backend::Core;
-use backend::{read, webhook};
+use backend::{read, settings, webhook};
 use domain::AppError;
 use domain::ProductList;
 
@@ -85,4 +85,53 @@ pub async fn delete_webhook(
 ) -> Result<StatusCode, AppError> {
     webhook::delete_webhook(&core, &product).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sets the promotion flow of a product (SPEC §4.6): the shape of
+/// `release.created`'s `flow`, with the same validation. A
+/// `release.created` without a `flow` then snapshots it. Creates the
+/// product when it is new; releases already created keep their flow.
+#[utoipa::path(put, path = "/api/v1/products/{product}/flow", tag = "settings",
+    security(("bearer" = [])),
+    params(("product" = String, Path, description = "Product slug")),
+    request_body(content_type = "application/json",
+        description = "`{\"name\", \"trigger\", \"environments\": [{\"name\", \"depends_on\", \"applications\", \"pre_action\", \"post_action\"}]}`"),
+    responses(
+        (status = 200, description = "The flow as stored"),
+        (status = 400, description = "Not a valid flow; `error.field` names the problem"),
+        (status = 401, description = "No or unknown token"),
+        (status = 403, description = "The token's role is not `operator`"),
+        (status = 413, description = "More than 1 MiB")))]
+pub async fn put_flow(
+    Operator(_caller): Operator,
+    State(core): State<Core>,
+    PathParams(product): PathParams<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<domain::Flow>, AppError> {
+    backend::ingest::check_product_slug(&product, "product")?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| AppError::Invalid {
+            field: None,
+            message: format!("the body is not valid JSON: {e}"),
+        })?;
+    let flow = backend::ingest::parse_flow(&value, String::new())?;
+    settings::set_flow(&core, &product, &flow).await?;
+    Ok(Json(flow))
+}
+
+/// The configured promotion flow of a product.
+#[utoipa::path(get, path = "/api/v1/products/{product}/flow", tag = "settings",
+    security((), ("bearer" = [])),
+    params(("product" = String, Path, description = "Product slug")),
+    responses(
+        (status = 200, description = "`{\"name\", \"trigger\", \"environments\": [...]}`"),
+        (status = 401, description = "No token and anonymous read is off, or an unknown token"),
+        (status = 403, description = "An ingest token"),
+        (status = 404, description = "Unknown product, or no configured flow")))]
+pub async fn get_flow(
+    _caller: Reader,
+    State(core): State<Core>,
+    PathParams(product): PathParams<String>,
+) -> Result<Json<domain::Flow>, AppError> {
+    settings::get_flow(&core, &product).await.map(Json)
 }

@@ -63,6 +63,15 @@ impl TestServer {
         Self::start(&url, Some(dir), true, configure).await
     }
 
+    /// A server on a fresh PostgreSQL database (`None` without
+    /// `TEST_POSTGRES_URL`), launched as `configure` sets.
+    #[allow(dead_code)]
+    pub async fn postgres_with(configure: impl FnOnce(&mut server::Launch)) -> Option<TestServer> {
+        let base = std::env::var("TEST_POSTGRES_URL").ok()?;
+        let url = fresh_postgres_database(&base).await;
+        Some(Self::start(&url, None, true, configure).await)
+    }
+
     async fn start(
         url: &str,
         dir: Option<TempDir>,
@@ -81,6 +90,7 @@ impl TestServer {
             streams: Default::default(),
             request_timeout: std::time::Duration::from_secs(30),
             demo: None,
+            adapters: Default::default(),
         };
         configure(&mut launch);
         let handle = tokio::spawn(server::launch(launch, listener, async move {

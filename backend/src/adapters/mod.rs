@@ -1,0 +1,184 @@
+//! Native adapters (SPEC §4.5): engines post what they already produce — an
+//! Argo Workflows `Workflow`, an Argo CD `Application`, a GitHub webhook
+//! delivery, a CDEvent — and each adapter maps it to the CloudEvents of
+//! SPEC §4.2.
+//! The mapped events then take the one ingest path: the same validation and
+//! limits (`parse_event`), one transaction, duplicates by event id.
+//!
+//! Pure mapping lives here; the routes (authentication, headers, body
+//! limits) are the server's.
+
+pub mod argo_cd;
+pub mod argo_workflows;
+pub mod cdevents;
+pub mod github;
+mod keys;
+
+pub use keys::Keys;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use crate::ingest::{apply_events, parse_event, IngestOutcome, MAX_EVENTS};
+use crate::state::Core;
+use domain::AppError;
+
+/// Where the engines' own user interfaces are, to link runs and
+/// applications to them, and GitHub's webhook secret.
+#[derive(Debug, Clone, Default)]
+pub struct AdapterSettings {
+    /// `--argo-workflows-url`: a run links to `<url>/workflows/<ns>/<name>`.
+    pub argo_workflows_url: Option<String>,
+    /// `--argo-cd-url`: health links to `<url>/applications/<ns>/<name>`.
+    pub argo_cd_url: Option<String>,
+    /// `--github-webhook-secret`: deliveries signed with it need no token.
+    pub github_webhook_secret: Option<String>,
+}
+
+/// What an adapter route answers: `POST /api/v1/events`'s answer, and how
+/// many payloads were understood but mapped to nothing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AdapterOutcome {
+    #[serde(flatten)]
+    pub outcome: IngestOutcome,
+    pub ignored: usize,
+}
+
+/// What an adapter made of a payload: CloudEvents in structured mode, and
+/// the count of understood payloads that map to nothing.
+#[derive(Debug, Default)]
+pub struct Mapped {
+    pub events: Vec<Value>,
+    pub ignored: usize,
+}
+
+impl Mapped {
+    /// Adds the results of another payload of the same request.
+    pub fn extend(&mut self, other: Mapped) {
+        self.events.extend(other.events);
+        self.ignored += other.ignored;
+    }
+}
+
+/// Validates the mapped events exactly as `POST /api/v1/events` does and
+/// applies them in one transaction (all or none).
+pub async fn apply(core: &Core, mapped: Mapped) -> Result<AdapterOutcome, AppError> {
+    if mapped.events.len() > MAX_EVENTS {
+        return Err(AppError::PayloadTooLarge {
+            message: format!(
+                "the payload maps to {} events; one request applies at most {MAX_EVENTS}",
+                mapped.events.len()
+            ),
+        });
+    }
+    let events = mapped
+        .events
+        .iter()
+        .enumerate()
+        .map(|(i, event)| parse_event(event, format!("events[{i}]")).map_err(mapped_error))
+        .collect::<Result<Vec<_>, _>>()?;
+    let outcome = if events.is_empty() {
+        IngestOutcome::default()
+    } else {
+        apply_events(core, events).await?
+    };
+    Ok(AdapterOutcome {
+        outcome,
+        ignored: mapped.ignored,
+    })
+}
+
+/// A mapped event that ingest refuses: says so, keeping the field (a path
+/// in the mapped CloudEvent, as `POST /api/v1/events` would name it).
+fn mapped_error(error: AppError) -> AppError {
+    match error {
+        AppError::Invalid { field, message } => AppError::Invalid {
+            field,
+            message: format!("the payload maps to an event that is refused: {message}"),
+        },
+        other => other,
+    }
+}
+
+/// A structured-mode CloudEvent of `kind` with `data`.
+pub(crate) fn cloud_event(source: &str, id: String, kind: &str, time: &str, data: Value) -> Value {
+    json!({
+        "specversion": "1.0",
+        "id": id,
+        "source": source,
+        "type": kind,
+        "time": time,
+        "datacontenttype": "application/json",
+        "data": data,
+    })
+}
+
+/// The latest of these RFC 3339 times, if any parses.
+pub(crate) fn latest<'a>(times: impl IntoIterator<Item = &'a str>) -> Option<DateTime<Utc>> {
+    times
+        .into_iter()
+        .filter_map(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .max()
+}
+
+/// `time` as the RFC 3339 text of an event's `time`.
+pub(crate) fn rfc3339(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// The string at `path` (`/`-separated keys) under `value`.
+pub(crate) fn text<'a>(value: &'a Value, path: &str) -> Option<&'a str> {
+    at(value, path)?.as_str()
+}
+
+/// The value at `path` (`/`-separated keys) under `value`, not null.
+pub(crate) fn at<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('/')
+        .try_fold(value, |value, key| value.get(key))
+        .filter(|v| !v.is_null())
+}
+
+/// `value` as an object, or 400 blaming `field`.
+pub(crate) fn object<'a>(
+    value: &'a Value,
+    field: &str,
+) -> Result<&'a Map<String, Value>, AppError> {
+    value.as_object().ok_or_else(|| {
+        AppError::invalid(
+            field,
+            format!("expected a JSON object, got {}", kind_of(value)),
+        )
+    })
+}
+
+pub(crate) fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The body as JSON, or 400.
+pub fn json_body(body: &[u8]) -> Result<Value, AppError> {
+    serde_json::from_slice(body).map_err(|e| AppError::Invalid {
+        field: None,
+        message: format!("the body is not valid JSON: {e}"),
+    })
+}
+
+/// A hex SHA-256 of `bytes`: an event id for a payload that has no
+/// identity of its own, so that the same payload posted twice is a
+/// duplicate.
+pub(crate) fn digest(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests;

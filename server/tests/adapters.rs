@@ -201,10 +201,10 @@ async fn argo_workflows_become_runs_with_steps_errors_and_links() {
                 ("approve", "running"),
                 ("lint", "success"),
                 ("e2e", "running"),
-                ("cleanup", "success"),
                 ("notify", "success"),
+                ("cleanup", "success"),
             ],
-            "Pod and Suspend nodes in startedAt order, Skipped and Omitted as success"
+            "Pod and Suspend nodes in startedAt order (then by id), Skipped and Omitted as success"
         );
 
         // The same object again is a duplicate; the failed one replaces it.
@@ -252,6 +252,8 @@ async fn argo_workflows_bodies_keys_and_stops() {
     // An Argo Events resource event, and a workflow stopped by someone.
     let mut stopped = argo_workflow("Failed", "8");
     stopped["status"]["message"] = json!("Stopped with strategy 'Terminate'");
+    stopped["status"]["nodes"]["deploy-checks-7x2kq-3"]["message"] =
+        json!("workflow shutdown with strategy:  Terminate");
     let envelope = json!({
         "context": {"id": "1", "source": "argo-events", "type": "resource", "specversion": "1.0"},
         "data": {"type": "UPDATE", "body": stopped}
@@ -549,8 +551,10 @@ async fn github_deliveries_create_releases_runs_and_promotions() {
             .into_iter()
             .find(|j| j["workflow_job"]["conclusion"] == "failure")
             .expect("a failed job");
+        // GitHub's example jobs and runs are of another repository
+        // (`octo-repo`): the product comes from the URL.
         let query =
-            format!("?release={sha}&environment=dev&phase=post&application=api&workflow=CI");
+            format!("?product=hello-world&release={sha}&environment=dev&phase=post&application=api&workflow=CI");
         let (status, body) = deliver(&server, &query, "workflow_job", "d-job", &job).await;
         assert_eq!(status, 200, "{body}");
         let (_, detail) = server
@@ -598,7 +602,7 @@ async fn github_deliveries_create_releases_runs_and_promotions() {
             .find(|r| r["workflow_run"]["conclusion"] == "success")
             .expect("a successful run");
         let query =
-            format!("?release={sha}&environment=dev&phase=post&application=api&workflow=CI");
+            format!("?product=hello-world&release={sha}&environment=dev&phase=post&application=api&workflow=CI");
         let (status, body) = deliver(&server, &query, "workflow_run", "d-run", &run).await;
         assert_eq!(status, 200, "{body}");
         let (_, detail) = server
@@ -623,7 +627,7 @@ async fn github_deliveries_create_releases_runs_and_promotions() {
             .expect("a successful deployment");
         let (status, body) = deliver(
             &server,
-            &format!("?release={sha}"),
+            &format!("?product=hello-world&release={sha}"),
             "deployment_status",
             "d-dep",
             success,

@@ -301,6 +301,8 @@ fn steps(wf: &Value, field: &str) -> Result<Vec<Step>, AppError> {
             "" | "Pending" => "pending",
             "Running" => "running",
             "Succeeded" | "Skipped" | "Omitted" => "success",
+            // `argo stop` / `argo terminate` fail the running nodes too.
+            "Failed" if text(node, "message").is_some_and(stopped) => "terminated",
             "Failed" => "failed",
             "Error" => "error",
             other => {

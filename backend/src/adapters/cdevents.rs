@@ -163,12 +163,14 @@ fn document(value: &Value, path: &str, keys: &Keys) -> Result<Mapped, AppError> 
                     Some("failure") => "failed",
                     Some("cancel") => "terminated",
                     Some("error") => "error",
-                    Some(other) => return Err(AppError::invalid(
-                        field("subject.content.outcome"),
-                        format!(
+                    Some(other) => {
+                        return Err(AppError::invalid(
+                            field("subject.content.outcome"),
+                            format!(
                             "unknown outcome {other:?}: expected success, failure, cancel or error"
                         ),
-                    )),
+                        ))
+                    }
                 },
             };
             let run_id = subject_id.ok_or_else(|| {

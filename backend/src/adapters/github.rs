@@ -178,7 +178,7 @@ fn run(delivery: &str, body: &Value, keys: &Keys, kind: Kind) -> Result<Option<V
             .map(str::to_owned)
             .ok_or_else(|| AppError::unprocessable("workflow", "the run has no `name`"))?,
     };
-    let status = status(
+    let run_status = status(
         text(run, "status").unwrap_or("queued"),
         text(run, "conclusion"),
         &format!("{field}.status"),
@@ -239,7 +239,7 @@ fn run(delivery: &str, body: &Value, keys: &Keys, kind: Kind) -> Result<Option<V
             "id": id,
             "workflow": workflow,
             "application": keys.require("application", None)?,
-            "status": status,
+            "status": run_status,
             "started_at": started,
             "finished_at": finished,
             "url": text(run, "html_url"),

@@ -264,7 +264,11 @@ fn cdevents_map_by_subject_and_predicate_whatever_the_version() {
                              "timestamp": "2024-05-01T10:05:00Z", "chainId": "chain-7"},
                  "subject": {"id": "svc/api", "content": {"environment": {"id": "prod"},
                              "artifactId": "pkg:oci/api@sha256%3A0b31?repository_url=ghcr.io/x"}}}});
-    let mapped = cdevents::map(&json!([deployed]), &keys("product=p")).expect("maps");
+    let mapped = cdevents::map(
+        &json!([deployed]),
+        &Keys::from_query_string(Some("product=p")),
+    )
+    .expect("maps");
     assert_eq!(mapped.events[0]["type"], "environment.promoted");
     assert_eq!(mapped.events[0]["data"]["environment"], "prod");
     assert_eq!(mapped.events[0]["data"]["version"], "sha256:0b31");

@@ -47,7 +47,10 @@ export default defineConfig({
   fullyParallel: true,
   forbidOnly: !!process.env.CI,
   retries: 0,
-  workers: 2,
+  // One browser at a time: with two, their pages (each compiling the debug
+  // wasm) and the server shared two cores, and hydration sometimes took
+  // over 20 s.
+  workers: 1,
   reporter: [["list"], ["html", { open: "never" }]],
   use: {
     baseURL: `http://127.0.0.1:${port}`,

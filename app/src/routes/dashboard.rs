@@ -191,6 +191,10 @@ fn ProductRow(products: RwSignal<Vec<ProductOverview>>, slug: String) -> impl In
                     <EnvCell product=cell_slug.clone() cells=cells name=cell.name />
                 </For>
             </ol>
+            // A product configured (its flow set) before its first release.
+            {move || cells.with(Vec::is_empty).then(|| view! {
+                <p class="product__empty muted">"No release yet."</p>
+            })}
         </section>
     }
 }

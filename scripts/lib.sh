@@ -13,7 +13,7 @@ ensure_rust_tools() {
     rustup target add wasm32-unknown-unknown
   fi
   if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
-    say "installing cargo-leptos $CARGO_LEPTOS_VERSION (once per machine, about 15 minutes)"
+    say "installing cargo-leptos $CARGO_LEPTOS_VERSION (once per machine, about 25 minutes on two cores)"
     cargo install cargo-leptos --locked --version "$CARGO_LEPTOS_VERSION"
   fi
   # cargo-leptos uses the wasm-bindgen on PATH; it must equal the library version.

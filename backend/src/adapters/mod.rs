@@ -153,16 +153,7 @@ pub(crate) fn object<'a>(
     })
 }
 
-pub(crate) fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+pub(crate) use crate::ingest::json_kind as kind_of;
 
 /// The body as JSON, or 400.
 pub fn json_body(body: &[u8]) -> Result<Value, AppError> {

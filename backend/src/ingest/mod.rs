@@ -21,6 +21,7 @@ pub use domain::ingest::{
 pub use apply::apply_events;
 pub use domain::ingest::IngestOutcome;
 pub use events::{check_product_slug, parse_event, parse_flow, MAX_LOG_BYTES};
+pub use fields::kind as json_kind;
 
 /// Largest accepted request body (413 beyond).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -265,9 +265,9 @@ pub async fn page(
 ) -> Result<Vec<ReleaseRow>, AppError> {
     let q = filter.q.as_deref();
     // SQLite's LOWER() and LIKE fold ASCII only; its trigram index folds
-    // Unicode. A text of three characters or more is matched through the
-    // index (a phrase of trigrams is exactly a case-insensitive substring),
-    // so `ÉCOLE` finds `école` as on PostgreSQL.
+    // Unicode. A text beyond ASCII of three characters or more is matched
+    // through the index (a phrase of trigrams is exactly a case-insensitive
+    // substring), so `ÉCOLE` finds `école` as on PostgreSQL.
     let indexed = match q {
         Some(q) if conn.backend_name() == "SQLite" && q.chars().count() >= 3 => {
             let phrase = format!("\"{}\"", q.replace('"', "\"\""));
@@ -281,7 +281,10 @@ pub async fn page(
             .await
             .or_internal()?;
             Some(Indexed {
-                text: format!("{{commit_message author_name author_email}} : {phrase}"),
+                // ASCII text folds the same either way, and LIKE lets a walk
+                // stop at the page's end instead of reading every hit.
+                text: (!q.is_ascii())
+                    .then(|| format!("{{commit_message author_name author_email}} : {phrase}")),
                 candidates: (hits <= SEARCH_CANDIDATES).then_some(phrase),
             })
         }
@@ -309,7 +312,7 @@ pub async fn page(
         // user typed.
         let (a, b, c) = (n, n + 1, n + 2);
         n += 3;
-        let text = if indexed.is_some() {
+        let text = if indexed.as_ref().is_some_and(|i| i.text.is_some()) {
             format!("r.pk IN (SELECT rowid FROM release_search WHERE release_search MATCH ${c})")
         } else {
             format!(
@@ -364,8 +367,8 @@ pub async fn page(
             .replace('%', "\\%")
             .replace('_', "\\_");
         query = query.bind(q.to_owned()).bind(format!("{escaped}%"));
-        query = match &indexed {
-            Some(indexed) => query.bind(indexed.text.clone()),
+        query = match indexed.as_ref().and_then(|i| i.text.clone()) {
+            Some(text) => query.bind(text),
             None => query.bind(format!("%{escaped}%")),
         };
         if let Some(id) = id {
@@ -383,10 +386,10 @@ pub async fn page(
 }
 
 /// A search on SQLite through the trigram index: the MATCH expression of
-/// the text columns, and the phrase whose hits are the candidates when they
-/// are few.
+/// the text columns (for text beyond ASCII, which SQLite's LOWER() does not
+/// fold), and the phrase whose hits are the candidates when they are few.
 struct Indexed {
-    text: String,
+    text: Option<String>,
     candidates: Option<String>,
 }
 

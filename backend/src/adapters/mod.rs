@@ -135,9 +135,7 @@ pub(crate) fn text<'a>(value: &'a Value, path: &str) -> Option<&'a str> {
 
 /// The value at `path` (`/`-separated keys) under `value`, not null.
 pub(crate) fn at<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('/')
-        .try_fold(value, |value, key| value.get(key))
-        .filter(|v| !v.is_null())
+    value.pointer(&format!("/{path}")).filter(|v| !v.is_null())
 }
 
 /// `value` as an object, or 400 blaming `field`.
@@ -155,13 +153,7 @@ pub(crate) fn object<'a>(
 
 pub(crate) use crate::ingest::json_kind as kind_of;
 
-/// The body as JSON, or 400.
-pub fn json_body(body: &[u8]) -> Result<Value, AppError> {
-    serde_json::from_slice(body).map_err(|e| AppError::Invalid {
-        field: None,
-        message: format!("the body is not valid JSON: {e}"),
-    })
-}
+pub use crate::ingest::json as json_body;
 
 /// A hex SHA-256 of `bytes`: an event id for a payload that has no
 /// identity of its own, so that the same payload posted twice is a

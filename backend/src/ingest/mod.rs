@@ -97,7 +97,8 @@ fn unsupported(content_type: &str) -> AppError {
     )
 }
 
-fn json(body: &[u8]) -> Result<Value, AppError> {
+/// The body as JSON, or 400 saying why.
+pub fn json(body: &[u8]) -> Result<Value, AppError> {
     serde_json::from_slice(body).map_err(|e| AppError::Invalid {
         field: None,
         message: format!("the body is not valid JSON: {e}"),

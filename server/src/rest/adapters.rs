@@ -14,6 +14,17 @@ use backend::auth::{self, Role};
 use backend::Core;
 use domain::AppError;
 
+/// An adapter request's JSON body (at most 1 MiB) and the mapping keys of
+/// its query string.
+async fn payload(
+    headers: &HeaderMap,
+    body: Body,
+    query: Option<String>,
+) -> Result<(serde_json::Value, Keys), AppError> {
+    let body = adapters::json_body(&limited_body(headers, body).await?)?;
+    Ok((body, Keys::from_query_string(query.as_deref())))
+}
+
 /// Argo Workflows `Workflow`s, each one `workflow.updated` snapshot.
 #[utoipa::path(post, path = "/api/v1/adapters/argo-workflows", tag = "adapters",
     security(("bearer" = [])),
@@ -41,8 +52,7 @@ pub async fn argo_workflows(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<AdapterOutcome>, AppError> {
-    let body = adapters::json_body(&limited_body(&headers, body).await?)?;
-    let keys = Keys::from_query_string(query.as_deref());
+    let (body, keys) = payload(&headers, body, query).await?;
     let mapped = adapters::argo_workflows::map(&body, &keys, &settings)?;
     adapters::apply(&core, mapped).await.map(Json)
 }
@@ -73,8 +83,7 @@ pub async fn argo_cd(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<AdapterOutcome>, AppError> {
-    let body = adapters::json_body(&limited_body(&headers, body).await?)?;
-    let keys = Keys::from_query_string(query.as_deref());
+    let (body, keys) = payload(&headers, body, query).await?;
     let mapped = adapters::argo_cd::map(&body, &keys, &settings)?;
     adapters::apply(&core, mapped).await.map(Json)
 }
@@ -172,8 +181,7 @@ pub async fn cdevents(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<AdapterOutcome>, AppError> {
-    let body = adapters::json_body(&limited_body(&headers, body).await?)?;
-    let keys = Keys::from_query_string(query.as_deref());
+    let (body, keys) = payload(&headers, body, query).await?;
     let mapped = adapters::cdevents::map(&body, &keys)?;
     adapters::apply(&core, mapped).await.map(Json)
 }

@@ -1,6 +1,7 @@
 //! `cargo bench -p server --bench api` (or `scripts/bench`): the store and
 //! API figures on SQLite, against a real server on a loopback port:
 //! - ingest rate for batches of 500 `workflow.updated` snapshots,
+//! - the Argo Workflows adapter's rate for 200-node `Workflow` objects,
 //! - single-event requests per second (8 concurrent clients),
 //! - release-detail latency p50/p99 for a 10-environment × 3-application ×
 //!   10-step release,
@@ -109,9 +110,13 @@ impl Bench {
     }
 
     async fn post_bytes(&self, body: Vec<u8>, content_type: &str) {
+        self.post_to("/api/v1/events", body, content_type).await;
+    }
+
+    async fn post_to(&self, path: &str, body: Vec<u8>, content_type: &str) {
         let response = self
             .client
-            .post(format!("{}/api/v1/events", self.base))
+            .post(format!("{}{path}", self.base))
             .bearer_auth(&self.token)
             .header("content-type", content_type)
             .body(body)
@@ -143,6 +148,55 @@ impl Bench {
         times.sort();
         (times[n / 2], times[(n * 99 / 100).min(n - 1)])
     }
+}
+
+/// Nodes of the Argo Workflows adapter's bench object.
+const NODES: usize = 200;
+/// Workflows per adapter request: as many as fit the 1 MiB body limit.
+const WORKFLOWS_PER_REQUEST: usize = 16;
+
+/// Run `n` as an Argo Workflows `Workflow` of a DAG with `NODES` `Pod`
+/// nodes, as `kubectl get wf -o json` gives it, for release `r{n % 20}` of
+/// product `argo`.
+fn argo_workflow(n: usize) -> Value {
+    let name = format!("promote-{n:05}");
+    let mut nodes = serde_json::Map::new();
+    nodes.insert(
+        name.clone(),
+        json!({"id": name, "name": name, "displayName": name, "type": "DAG", "phase": "Running",
+               "startedAt": at(1000), "children": [format!("{name}-0")]}),
+    );
+    for i in 0..NODES {
+        let id = format!("{name}-{i}");
+        let done = i < NODES / 2;
+        nodes.insert(
+            id.clone(),
+            json!({"id": id, "name": format!("{name}.task-{i}"), "displayName": format!("task-{i}"),
+                   "type": "Pod", "templateName": "task", "phase": if done { "Succeeded" } else { "Running" },
+                   "boundaryID": name, "startedAt": at(1000 + i as i64),
+                   "finishedAt": if done { json!(at(1001 + i as i64)) } else { Value::Null },
+                   "progress": "1/1", "hostNodeName": "node-a"}),
+        );
+    }
+    let env = (n / 20) % ENVS;
+    json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {
+            "name": name, "namespace": "promotions", "uid": format!("uid-{n}"),
+            "resourceVersion": format!("{n}"), "creationTimestamp": at(999),
+            "labels": {
+                "workflows.argoproj.io/workflow-template": "promote",
+                "releases/release": format!("r{}", n % 20),
+                "releases/environment": format!("env{env}"),
+                "releases/phase": if env == 0 { "post" } else { "pre" },
+                "releases/application": format!("app{}", n % APPS),
+            }
+        },
+        "spec": {"workflowTemplateRef": {"name": "promote"}},
+        "status": {"phase": "Running", "startedAt": at(1000), "progress": format!("{}/{NODES}", NODES / 2),
+                   "nodes": nodes}
+    })
 }
 
 fn ms(d: Duration) -> String {
@@ -219,6 +273,42 @@ async fn main() {
     }
     let rate = (batches * 500) as f64 / start.elapsed().as_secs_f64();
     println!("ingest, batches of 500 workflow.updated: {rate:.0} events/s (target >= 10000)");
+
+    // 1b. The Argo Workflows adapter: 200-node Workflows, batched in
+    //     `{"items": [...]}` lists, mapped and applied.
+    let releases: Vec<Value> = (0..20)
+        .map(|r| created("argo", &format!("r{r}"), r))
+        .collect();
+    bench
+        .post(
+            &Value::Array(releases),
+            "application/cloudevents-batch+json",
+        )
+        .await;
+    let requests = 20;
+    let bodies: Vec<Vec<u8>> = (0..requests)
+        .map(|b| {
+            let items: Vec<Value> = (0..WORKFLOWS_PER_REQUEST)
+                .map(|i| argo_workflow(b * WORKFLOWS_PER_REQUEST + i))
+                .collect();
+            serde_json::to_vec(&json!({"items": items})).expect("json")
+        })
+        .collect();
+    let start = Instant::now();
+    for body in bodies {
+        bench
+            .post_to(
+                "/api/v1/adapters/argo-workflows?product=argo",
+                body,
+                "application/json",
+            )
+            .await;
+    }
+    let rate = (requests * WORKFLOWS_PER_REQUEST) as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "argo-workflows adapter, {NODES}-node Workflows in lists of {WORKFLOWS_PER_REQUEST}: \
+         {rate:.0} objects/s (target >= 1000)"
+    );
 
     // 2. Single-event requests, 8 clients at once.
     bench

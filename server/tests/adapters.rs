@@ -2,6 +2,9 @@
 //! (§4.6) against a real server on port 0, on SQLite and (with
 //! `TEST_POSTGRES_URL`) PostgreSQL.
 //!
+//! The README's configuration of each engine is read from the README and
+//! posted as the engine would send it.
+//!
 //! GitHub deliveries are GitHub's own examples, from the npm package
 //! `@octokit/webhooks-examples` (MIT; a dev dependency of `end2end/`, which
 //! the test command installs first). The Argo Workflows and Argo CD
@@ -805,6 +808,62 @@ async fn cdevents_create_releases_runs_and_promotions() {
         );
         assert_eq!(detail["environments"][0]["runs"][0]["status"], "running");
 
+        // Task runs are steps of their pipeline run: two start, one ends.
+        let task = |id: &str, predicate: &str, seconds: i64, name: &str, extra: Value| {
+            let mut content = json!({"taskName": name, "url": "https://www.example.com/tr",
+                                     "pipelineRun": {"id": "mySubject123", "source": "/event/source/123"}});
+            if let (Some(content), Some(extra)) = (content.as_object_mut(), extra.as_object()) {
+                content.extend(extra.clone());
+            }
+            cdevent(
+                "0.4.1",
+                id,
+                &format!("dev.cdevents.taskrun.{predicate}.0.2.0"),
+                seconds,
+                json!({"id": format!("tr-{name}"), "source": "/event/source/123",
+                       "type": "taskRun", "content": content}),
+            )
+        };
+        let tasks = json!([
+            task("t-1", "started", 11, "build", json!({})),
+            task("t-2", "started", 13, "test", json!({})),
+            task(
+                "t-3",
+                "finished",
+                12,
+                "build",
+                json!({"outcome": "success"})
+            ),
+            task("t-4", "started", 14, "lonely", json!({"pipelineRun": null})),
+        ]);
+        let (status, body) = post_json(&server, path, &token, &tasks).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            (body["accepted"].clone(), body["ignored"].clone()),
+            (json!(3), json!(1)),
+            "a task run outside a pipeline run is ignored: {body}"
+        );
+        let (_, detail) = server.get_json("/api/v1/products/api/releases/1").await;
+        let run = &detail["environments"][0]["runs"][0];
+        assert_eq!(run["status"], "running");
+        assert_eq!(run["workflow"], "myPipeline", "the held run is kept");
+        assert_eq!(run["started_at"], common::fixtures::at(10));
+        let steps: Vec<(Value, Value)> = run["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .map(|s| (s["name"].clone(), s["status"].clone()))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                (json!("build"), json!("success")),
+                (json!("test"), json!("running"))
+            ]
+        );
+        assert_eq!(run["steps"][0]["started_at"], common::fixtures::at(11));
+        assert_eq!(run["steps"][0]["finished_at"], common::fixtures::at(12));
+
         // Binary mode: the CDEvent as the body, the envelope in headers.
         let finished = cdevent(
             "0.5.0",
@@ -837,6 +896,34 @@ async fn cdevents_create_releases_runs_and_promotions() {
             dev["errors"][0]["message"],
             "Something went wrong\nWith some more details"
         );
+        let run = &dev["runs"][0];
+        assert_eq!(
+            run["started_at"],
+            common::fixtures::at(10),
+            "the start is kept"
+        );
+        assert_eq!(run["steps"].as_array().map(Vec::len), Some(2), "steps kept");
+        // A task run's end that arrives after its pipeline run's still lands.
+        let late = task(
+            "t-5",
+            "finished",
+            19,
+            "test",
+            json!({"outcome": "failure", "errors": "3 tests failed"}),
+        );
+        let (status, body) = post_json(&server, path, &token, &late).await;
+        assert_eq!(
+            (status, body["accepted"].clone()),
+            (200, json!(1)),
+            "{body}"
+        );
+        let (_, detail) = server.get_json("/api/v1/products/api/releases/1").await;
+        let run = &detail["environments"][0]["runs"][0];
+        assert_eq!(run["status"], "failed");
+        assert_eq!(run["steps"][1]["status"], "failed");
+        assert_eq!(run["steps"][1]["message"], "3 tests failed");
+        assert_eq!(run["steps"][1]["started_at"], common::fixtures::at(13));
+        assert_eq!(run["finished_at"], common::fixtures::at(20));
 
         // A deployment to staging, in a CloudEvent; a test event is ignored.
         let deployed = cdevent(
@@ -887,4 +974,280 @@ async fn cdevents_create_releases_runs_and_promotions() {
         assert_eq!(body["duplicates"], 1);
         server.stop().await;
     }
+}
+
+// --- The README's configurations -------------------------------------------
+//
+// Each engine's section of the README shows the one thing to configure
+// there; these tests read those blocks from the README itself and post
+// exactly what the engine would send with them.
+
+/// The README's section under `heading`, up to the next heading.
+fn readme_section(heading: &str) -> String {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let start = text
+        .find(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("the README has no {heading:?}"));
+    let rest = &text[start + heading.len() + 2..];
+    let end = rest.find("\n#").unwrap_or(rest.len());
+    rest[..end].to_owned()
+}
+
+/// The fenced code blocks of `section`, without their fences.
+fn code_blocks(section: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<Vec<&str>> = None;
+    for line in section.lines() {
+        match (&mut current, line.starts_with("```")) {
+            (None, true) => current = Some(Vec::new()),
+            (Some(lines), true) => {
+                blocks.push(lines.join("\n"));
+                current = None;
+            }
+            (Some(lines), false) => lines.push(line),
+            (None, false) => {}
+        }
+    }
+    blocks
+}
+
+/// The value of the first `key:` line of `block`, unquoted, without a
+/// trailing comment.
+fn yaml_value(block: &str, key: &str) -> String {
+    let line = block
+        .lines()
+        .find_map(|line| line.trim_start().strip_prefix(&format!("{key}:")))
+        .unwrap_or_else(|| panic!("no {key:?} in\n{block}"));
+    let value = line.split(" #").next().unwrap_or_default().trim();
+    value.trim_matches('"').to_owned()
+}
+
+/// The literal block scalar `key: |` of `block`, dedented.
+fn yaml_literal(block: &str, key: &str) -> String {
+    let lines: Vec<&str> = block.lines().collect();
+    let at = lines
+        .iter()
+        .position(|line| line.trim_start() == format!("{key}: |"))
+        .unwrap_or_else(|| panic!("no {key}: | in\n{block}"));
+    let indent = |line: &str| line.len() - line.trim_start().len();
+    let own = indent(lines[at]);
+    let body: Vec<&str> = lines[at + 1..]
+        .iter()
+        .take_while(|line| line.trim().is_empty() || indent(line) > own)
+        .copied()
+        .collect();
+    let inner = body.iter().map(|line| indent(line)).min().unwrap_or(0);
+    body.iter()
+        .map(|line| line.get(inner..).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The path and query of a README URL (its host is an example).
+fn local(url: &str) -> String {
+    let path = url
+        .strip_prefix("https://releases.example.com")
+        .unwrap_or_else(|| panic!("{url:?} is not on the README's example host"));
+    assert!(path.starts_with("/api/v1/adapters/"), "{url}");
+    path.to_owned()
+}
+
+/// `template` with each `{{name}}` replaced as Argo or Argo CD substitutes
+/// it; fails on a tag left over.
+fn render(template: &str, values: &[(&str, String)]) -> String {
+    let mut text = template.to_owned();
+    for (name, value) in values {
+        text = text.replace(&format!("{{{{{name}}}}}"), value);
+    }
+    assert!(
+        !text.contains("{{"),
+        "a tag the test does not render:\n{text}"
+    );
+    text
+}
+
+#[tokio::test]
+async fn the_readme_configurations_post_what_the_adapters_take() {
+    let server = server(backend::db::Backend::Sqlite).await.expect("sqlite");
+    let token = server.token(Role::Ingest).await;
+    release(&server, &token, "checkout", "r-1").await;
+    let bearer = format!("Bearer {token}");
+
+    // Argo Workflows, the sensor: `{"data": <the resource event's body>}`.
+    let argo = code_blocks(&readme_section("### Argo Workflows"));
+    assert_eq!(argo.len(), 2, "a sensor trigger and an exit handler");
+    let sensor = &argo[0];
+    assert!(sensor.contains("dataKey: body") && sensor.contains("dest: data"));
+    assert!(sensor.contains("name: Authorization"));
+    let path = local(&yaml_value(sensor, "url"));
+    let (status, body) = post_json(
+        &server,
+        &path,
+        &token,
+        &json!({"data": argo_workflow("Running", "1")}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["accepted"].clone()),
+        (200, json!(1)),
+        "{body}"
+    );
+    let (_, detail) = server
+        .get_json("/api/v1/products/checkout/releases/1")
+        .await;
+    let staging = &detail["environments"][1];
+    assert_eq!(staging["name"], "staging");
+    assert_eq!(staging["runs"][0]["workflow"], "smoke");
+    assert_eq!(staging["runs"][0]["status"], "running");
+
+    // Argo Workflows, the exit handler: its `body` as Argo renders it.
+    let exit = &argo[1];
+    assert!(exit.contains("onExit: releases") && exit.contains("method: POST"));
+    let path = local(&yaml_value(exit, "url"));
+    let template = yaml_literal(exit, "body");
+    let variables =
+        |status: &str, failures: &str| {
+            vec![
+            ("workflow.name", "smoke-h8x2q".to_owned()),
+            ("workflow.namespace", "ci".to_owned()),
+            ("workflow.uid", "4b2a0e0c-8f0e-4d5c-9b7e-0d6d1f2e3a4b".to_owned()),
+            (
+                "workflow.labels.json",
+                r#"{"releases/release":"r-1","workflows.argoproj.io/workflow-template":"smoke"}"#
+                    .to_owned(),
+            ),
+            ("workflow.status", status.to_owned()),
+            ("workflow.creationTimestamp", "2024-05-01T11:00:00Z".to_owned()),
+            ("workflow.duration", "183.5".to_owned()),
+            ("workflow.failures", failures.to_owned()),
+        ]
+        };
+    let failures = r#"[{"displayName":"e2e","message":"Error (exit code 1): 3 of 120 tests failed","templateName":"e2e","phase":"Failed","podName":"smoke-h8x2q-e2e-2843920385","finishedAt":"2024-05-01T11:03:02Z"}]"#;
+    let rendered = render(&template, &variables("Failed", failures));
+    let (status, body) = post(
+        &server,
+        &path,
+        None,
+        &[("authorization", bearer.clone())],
+        rendered.as_bytes(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["accepted"].clone()),
+        (200, json!(1)),
+        "{body}"
+    );
+    let (_, detail) = server
+        .get_json("/api/v1/products/checkout/releases/1")
+        .await;
+    let staging = &detail["environments"][1];
+    let run = staging["runs"]
+        .as_array()
+        .and_then(|runs| {
+            runs.iter()
+                .find(|r| r["id"] == "4b2a0e0c-8f0e-4d5c-9b7e-0d6d1f2e3a4b")
+        })
+        .cloned()
+        .expect("the exit handler's run");
+    assert_eq!(run["status"], "failed");
+    assert_eq!(run["workflow"], "smoke");
+    assert_eq!(run["finished_at"], "2024-05-01T11:03:03.500Z");
+    assert_eq!(run["steps"][0]["name"], "e2e");
+    assert_eq!(run["steps"][0]["status"], "failed");
+    assert_eq!(
+        staging["errors"][0]["message"],
+        "Error (exit code 1): 3 of 120 tests failed"
+    );
+    // A success has no failures: Argo renders `null`; a retry is a duplicate.
+    let mut success = variables("Succeeded", "null");
+    success[2].1 = "7c0e2d5a-1b3f-4e6a-8c9d-2f1e0a3b4c5d".into();
+    let rendered = render(&template, &success);
+    for expected in ["accepted", "duplicates"] {
+        let (status, body) = post(
+            &server,
+            &path,
+            None,
+            &[("authorization", bearer.clone())],
+            rendered.as_bytes(),
+        )
+        .await;
+        assert_eq!((status, body[expected].clone()), (200, json!(1)), "{body}");
+    }
+
+    // Argo CD: the notifications template, with `{{toJson .app}}` rendered.
+    let cd = code_blocks(&readme_section("### Argo CD"));
+    assert_eq!(cd.len(), 1);
+    let path = local(&yaml_value(&cd[0], "url"));
+    assert!(cd[0].contains("value: Bearer $releases-token"));
+    let template = yaml_literal(&cd[0], "body");
+    let mut app = application("Healthy", Some("Succeeded"));
+    app["metadata"]["annotations"] = json!({"releases/release": "r-1"});
+    let rendered = render(
+        &template,
+        &[("toJson .app", serde_json::to_string(&app).expect("json"))],
+    );
+    let (status, body) = post(
+        &server,
+        &path,
+        None,
+        &[("authorization", bearer.clone())],
+        rendered.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["accepted"], 2, "health and promotion: {body}");
+    let (_, detail) = server
+        .get_json("/api/v1/products/checkout/releases/1")
+        .await;
+    assert_eq!(detail["environments"][1]["version"], "1.4.2");
+
+    // GitHub: the payload URL, signed with the secret and no token.
+    let github = code_blocks(&readme_section("### GitHub"));
+    let url = yaml_value(&github[0], "Payload URL");
+    assert!(github[0].contains("--github-webhook-secret"));
+    let operator = server.token(Role::Operator).await;
+    let put = server
+        .client
+        .put(server.url("/api/v1/products/hello-world/flow"))
+        .bearer_auth(&operator)
+        .json(&common::fixtures::flow())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(put.status(), 200);
+    let push = github_examples("push")
+        .into_iter()
+        .find(|p| p["ref"] == "refs/heads/master" && p["head_commit"].is_object())
+        .expect("a push to master");
+    let query = local(&url)
+        .strip_prefix("/api/v1/adapters/github")
+        .expect("the GitHub adapter")
+        .to_owned();
+    let (status, body) = deliver(&server, &query, "push", "d-readme", &push).await;
+    assert_eq!(
+        (status, body["accepted"].clone()),
+        (200, json!(1)),
+        "{body}"
+    );
+
+    // CDEvents: the sink URL, with a pipeline run of release r-1.
+    let cdevents = code_blocks(&readme_section("### CDEvents"));
+    let path = local(cdevents[0].trim());
+    let mut started = cdevent(
+        "0.4.1",
+        "readme-started",
+        "dev.cdevents.pipelinerun.started.0.2.0",
+        10,
+        json!({"id": "run-7", "source": "/tekton", "type": "pipelineRun",
+               "content": {"pipelineName": "smoke"}}),
+    );
+    started["context"]["chainId"] = json!("r-1");
+    let (status, body) = post_json(&server, &path, &token, &started).await;
+    assert_eq!(
+        (status, body["accepted"].clone()),
+        (200, json!(1)),
+        "{body}"
+    );
+    server.stop().await;
 }

@@ -27,12 +27,7 @@ pub fn map(body: &Value, keys: &Keys, settings: &AdapterSettings) -> Result<Mapp
     super::object(app, if path.is_empty() { "(body)" } else { path })?;
     match app.get("kind").and_then(Value::as_str) {
         Some("Application") | None => {}
-        Some(_) => {
-            return Ok(Mapped {
-                events: Vec::new(),
-                ignored: 1,
-            })
-        }
+        Some(_) => return Ok(Mapped::ignored()),
     }
     let name = text(app, "metadata/name").ok_or_else(|| {
         AppError::invalid(

@@ -158,11 +158,14 @@ fn workflow(
         }
     };
 
-    let mut times: Vec<&str> = ["status/startedAt", "status/finishedAt"]
-        .iter()
-        .filter_map(|p| text(wf, p))
+    let finished_at = text(wf, "status/finishedAt")
+        .map(str::to_owned)
+        .or_else(|| exit_handler_finish(wf, status));
+    let mut times: Vec<&str> = text(wf, "status/startedAt")
+        .into_iter()
+        .chain(finished_at.as_deref())
         .collect();
-    let mut steps = steps(wf, &field("status.nodes"))?;
+    let mut steps = steps(wf, &field)?;
     for step in &steps {
         times.extend(step.times());
     }
@@ -201,7 +204,7 @@ fn workflow(
             "application": keys.require("application", None)?,
             "status": status,
             "started_at": text(wf, "status/startedAt"),
-            "finished_at": text(wf, "status/finishedAt"),
+            "finished_at": finished_at,
             "url": url,
             "manifest": manifest,
             "message": message,
@@ -215,6 +218,26 @@ fn workflow(
         &rfc3339(time),
         data,
     ))
+}
+
+/// When a finished Workflow that an exit handler posted ended: its start
+/// plus `status.duration` (`{{workflow.duration}}`, seconds), as it carries
+/// no `finishedAt`.
+fn exit_handler_finish(wf: &Value, status: &str) -> Option<String> {
+    if matches!(status, "pending" | "running") {
+        return None;
+    }
+    let started = latest(text(wf, "status/startedAt"))?;
+    let seconds = match at(wf, "status/duration")? {
+        Value::String(text) => text.trim().parse::<f64>().ok()?,
+        other => other.as_f64()?,
+    };
+    if !seconds.is_finite() || seconds < 0.0 {
+        return None;
+    }
+    let millis = i64::try_from((seconds * 1000.0) as u64).ok()?;
+    let finished = started.checked_add_signed(chrono::Duration::try_milliseconds(millis)?)?;
+    Some(rfc3339(finished))
 }
 
 /// Whether a failed Workflow's message says it was stopped by someone
@@ -257,37 +280,68 @@ impl Step {
 /// The Workflow's `Pod` and `Suspend` nodes in `startedAt` order (nodes
 /// not started yet last), named by `displayName`; a name seen twice (a
 /// retried or looped template) gets ` (2)`, ` (3)`, … so names stay unique.
-fn steps(wf: &Value, field: &str) -> Result<Vec<Step>, AppError> {
-    let Some(nodes) = at(wf, "status/nodes") else {
+/// Without `status.nodes`, the `status.failures` an exit handler posts
+/// (`{{workflow.failures}}`: the failed nodes, with no start) in
+/// `finishedAt` order.
+fn steps(wf: &Value, field: &dyn Fn(&str) -> String) -> Result<Vec<Step>, AppError> {
+    let (mut found, order): (Vec<(String, &Value)>, &str) = if let Some(nodes) =
+        at(wf, "status/nodes")
+    {
+        let nodes = super::object(nodes, &field("status.nodes"))?;
+        let found = nodes
+            .iter()
+            .filter(|(_, node)| {
+                matches!(
+                    node.get("type").and_then(Value::as_str),
+                    Some("Pod" | "Suspend")
+                )
+            })
+            .map(|(id, node)| (format!("status.nodes.{id}"), node))
+            .collect();
+        (found, "startedAt")
+    } else if let Some(failures) = at(wf, "status/failures") {
+        let failures = failures.as_array().ok_or_else(|| {
+            AppError::invalid(
+                field("status.failures"),
+                format!(
+                    "expected the list of failed nodes that {{{{workflow.failures}}}} gives, got {}",
+                    super::kind_of(failures)
+                ),
+            )
+        })?;
+        let found = failures
+            .iter()
+            .enumerate()
+            .map(|(i, node)| (format!("status.failures[{i}]"), node))
+            .collect();
+        (found, "finishedAt")
+    } else {
         return Ok(Vec::new());
     };
-    let nodes = super::object(nodes, field)?;
-    let mut found: Vec<(&str, &Value)> = nodes
-        .iter()
-        .filter(|(_, node)| {
-            matches!(
-                node.get("type").and_then(Value::as_str),
-                Some("Pod" | "Suspend")
-            )
-        })
-        .map(|(id, node)| (id.as_str(), node))
-        .collect();
     found.sort_by(|(a_id, a), (b_id, b)| {
-        let started = |node: &Value| latest(text(node, "startedAt"));
+        let started = |node: &Value| latest(text(node, order));
         match (started(a), started(b)) {
             (Some(x), Some(y)) => x.cmp(&y),
             (Some(_), None) => std::cmp::Ordering::Less,
             (None, Some(_)) => std::cmp::Ordering::Greater,
             (None, None) => std::cmp::Ordering::Equal,
         }
-        .then_with(|| a_id.cmp(b_id))
+        // Ties: nodes by id; failures as listed (the sort is stable).
+        .then_with(|| {
+            if order == "startedAt" {
+                a_id.cmp(b_id)
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
     });
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut steps = Vec::with_capacity(found.len());
-    for (id, node) in found {
+    for (path, node) in found {
         let base = text(node, "displayName")
             .or_else(|| text(node, "name"))
-            .unwrap_or(id)
+            .or_else(|| path.strip_prefix("status.nodes."))
+            .unwrap_or(&path)
             .to_owned();
         let count = seen.entry(base.clone()).or_insert(0);
         *count += 1;
@@ -307,7 +361,7 @@ fn steps(wf: &Value, field: &str) -> Result<Vec<Step>, AppError> {
             "Error" => "error",
             other => {
                 return Err(AppError::invalid(
-                    format!("{field}.{id}.phase"),
+                    field(&format!("{path}.phase")),
                     format!(
                         "unknown node phase {other:?}: expected Pending, Running, Succeeded, \
                          Skipped, Omitted, Failed or Error"

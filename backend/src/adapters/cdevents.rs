@@ -7,12 +7,18 @@
 //! - `artifact.published`, `change.merged` → `release.created`, with the
 //!   product's configured flow;
 //! - `service.deployed` / `upgraded` / `rolledback` → `environment.promoted`;
-//! - `pipelinerun.queued` / `started` / `finished` → `workflow.updated`;
-//! - every other type (`taskrun.*` among them, for now) → ignored.
+//! - `pipelinerun.queued` / `started` / `finished` → `workflow.updated`,
+//!   merged into the run held (`Merge::Run`: what the event leaves out, its
+//!   steps among them, is kept);
+//! - `taskrun.started` / `finished` → one step of its pipeline run
+//!   (`subject.content.pipelineRun.id`), the run's other steps kept
+//!   (`Merge::Step`); a task run outside a pipeline run is ignored;
+//! - every other type → ignored.
 
 use serde_json::{json, Value};
 
 use super::{cloud_event, latest, rfc3339, text, Keys, Mapped};
+use crate::ingest::Merge;
 use domain::AppError;
 
 /// Maps the body of one request.
@@ -98,9 +104,8 @@ fn document(value: &Value, path: &str, keys: &Keys) -> Result<Mapped, AppError> 
             })
     };
     let product = || keys.require("product", None);
-    let event = |kind: &str, data: Value| Mapped {
-        events: vec![cloud_event(source, id.to_owned(), kind, &time, data)],
-        ignored: 0,
+    let event = |kind: &str, data: Value| {
+        Mapped::one(cloud_event(source, id.to_owned(), kind, &time, data))
     };
 
     Ok(match (noun, predicate) {
@@ -158,20 +163,7 @@ fn document(value: &Value, path: &str, keys: &Keys) -> Result<Mapped, AppError> 
             let status = match predicate {
                 "queued" => "pending",
                 "started" => "running",
-                _ => match text(content, "outcome") {
-                    Some("success") | None => "success",
-                    Some("failure") => "failed",
-                    Some("cancel") => "terminated",
-                    Some("error") => "error",
-                    Some(other) => {
-                        return Err(AppError::invalid(
-                            field("subject.content.outcome"),
-                            format!(
-                            "unknown outcome {other:?}: expected success, failure, cancel or error"
-                        ),
-                        ))
-                    }
-                },
+                _ => outcome(content, &field)?,
             };
             let run_id = subject_id.ok_or_else(|| {
                 AppError::invalid(field("subject.id"), "a pipeline run has `subject.id`")
@@ -185,7 +177,7 @@ fn document(value: &Value, path: &str, keys: &Keys) -> Result<Mapped, AppError> 
                         "the run names no `pipelineName`: give ?workflow=",
                     )
                 })?;
-            event(
+            let mut mapped = event(
                 "workflow.updated",
                 json!({
                     "product": product()?,
@@ -204,13 +196,69 @@ fn document(value: &Value, path: &str, keys: &Keys) -> Result<Mapped, AppError> 
                     },
                     "steps": [],
                 }),
-            )
+            );
+            mapped.merges.push((0, Merge::Run));
+            mapped
         }
-        _ => Mapped {
-            events: Vec::new(),
-            ignored: 1,
-        },
+        ("taskrun", "started" | "finished") => {
+            // A task run is a step of its pipeline run; one run by itself
+            // (no `pipelineRun`) is not a step of anything we show.
+            let Some(run_id) = text(content, "pipelineRun/id") else {
+                return Ok(Mapped::ignored());
+            };
+            let name = text(content, "taskName").or(subject_id).ok_or_else(|| {
+                AppError::invalid(
+                    field("subject.content.taskName"),
+                    "a task run has `subject.content.taskName` or `subject.id`",
+                )
+            })?;
+            let (status, started, finished) = match predicate {
+                "started" => ("running", Some(&time), None),
+                _ => (outcome(content, &field)?, None, Some(&time)),
+            };
+            let mut mapped = event(
+                "workflow.updated",
+                json!({
+                    "product": product()?,
+                    "release": release()?,
+                    "environment": keys.require("environment", None)?,
+                    "phase": keys.require("phase", None)?,
+                    // The pipeline run as far as this report knows it; a
+                    // run already held keeps what it has (`Merge::Step`).
+                    "run": {
+                        "id": run_id,
+                        "workflow": keys.get("workflow").unwrap_or_else(|| run_id.to_owned()),
+                        "application": keys.require("application", None)?,
+                        "status": "running",
+                    },
+                    "steps": [{
+                        "name": name,
+                        "status": status,
+                        "started_at": started,
+                        "finished_at": finished,
+                        "message": text(content, "errors"),
+                    }],
+                }),
+            );
+            mapped.merges.push((0, Merge::Step));
+            mapped
+        }
+        _ => Mapped::ignored(),
     })
+}
+
+/// The status a finished pipeline or task run's `outcome` gives.
+fn outcome(content: &Value, field: &dyn Fn(&str) -> String) -> Result<&'static str, AppError> {
+    match text(content, "outcome") {
+        Some("success") | None => Ok("success"),
+        Some("failure") => Ok("failed"),
+        Some("cancel") => Ok("terminated"),
+        Some("error") => Ok("error"),
+        Some(other) => Err(AppError::invalid(
+            field("subject.content.outcome"),
+            format!("unknown outcome {other:?}: expected success, failure, cancel or error"),
+        )),
+    }
 }
 
 /// The version of a package URL (`pkg:oci/app@sha256:ab…?repository_url=…`

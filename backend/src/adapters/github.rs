@@ -37,10 +37,6 @@ pub fn signature_is_valid(secret: &str, body: &[u8], header: &str) -> bool {
 /// Maps one delivery: its `X-GitHub-Event`, `X-GitHub-Delivery` and body.
 pub fn map(event: &str, delivery: &str, body: &Value, keys: &Keys) -> Result<Mapped, AppError> {
     super::object(body, "(body)")?;
-    let ignored = Mapped {
-        events: Vec::new(),
-        ignored: 1,
-    };
     let mapped = match event {
         "push" => push(delivery, body, keys)?,
         "workflow_run" => run(delivery, body, keys, Kind::Run)?,
@@ -49,11 +45,8 @@ pub fn map(event: &str, delivery: &str, body: &Value, keys: &Keys) -> Result<Map
         _ => None,
     };
     Ok(match mapped {
-        Some(event) => Mapped {
-            events: vec![event],
-            ignored: 0,
-        },
-        None => ignored,
+        Some(event) => Mapped::one(event),
+        None => Mapped::ignored(),
     })
 }
 

@@ -20,7 +20,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::ingest::{apply_events, parse_event, IngestOutcome, MAX_EVENTS};
+use crate::ingest::{apply_merging, parse_event, IngestOutcome, Merge, MAX_EVENTS};
 use crate::state::Core;
 use domain::AppError;
 
@@ -51,13 +51,39 @@ pub struct AdapterOutcome {
 pub struct Mapped {
     pub events: Vec<Value>,
     pub ignored: usize,
+    /// The events (by index) that report part of a run, to be merged into
+    /// it rather than replace it (`ingest::Merge`).
+    pub merges: Vec<(usize, Merge)>,
 }
 
 impl Mapped {
+    /// One payload understood, that maps to nothing.
+    pub fn ignored() -> Mapped {
+        Mapped {
+            ignored: 1,
+            ..Mapped::default()
+        }
+    }
+
+    /// One event.
+    pub fn one(event: Value) -> Mapped {
+        Mapped {
+            events: vec![event],
+            ..Mapped::default()
+        }
+    }
+
     /// Adds the results of another payload of the same request.
     pub fn extend(&mut self, other: Mapped) {
+        let offset = self.events.len();
         self.events.extend(other.events);
         self.ignored += other.ignored;
+        self.merges.extend(
+            other
+                .merges
+                .into_iter()
+                .map(|(i, merge)| (offset + i, merge)),
+        );
     }
 }
 
@@ -81,7 +107,7 @@ pub async fn apply(core: &Core, mapped: Mapped) -> Result<AdapterOutcome, AppErr
     let outcome = if events.is_empty() {
         IngestOutcome::default()
     } else {
-        apply_events(core, events).await?
+        apply_merging(core, events, &mapped.merges).await?
     };
     Ok(AdapterOutcome {
         outcome,

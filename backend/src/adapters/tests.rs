@@ -300,6 +300,113 @@ fn cdevents_map_by_subject_and_predicate_whatever_the_version() {
     }
 }
 
+/// What the README's exit handler renders for a failed Workflow.
+fn exit_handler(failures: Value) -> Value {
+    json!({"metadata": {"name": "smoke-h8x2q", "namespace": "ci", "uid": "u-9",
+                        "labels": {"releases/release": "r"}},
+           "status": {"phase": "Failed", "startedAt": "2024-05-01T10:00:00Z", "duration": "90.25",
+                      "failures": failures}})
+}
+
+#[test]
+fn an_exit_handler_workflow_gives_its_failures_as_steps_and_ends_after_its_duration() {
+    let failures = json!([
+        {"displayName": "e2e", "message": "exit code 1", "templateName": "e2e", "phase": "Failed",
+         "podName": "p-2", "finishedAt": "2024-05-01T10:01:20Z"},
+        {"displayName": "lint", "message": "timeout", "templateName": "lint", "phase": "Error",
+         "podName": "p-1", "finishedAt": "2024-05-01T10:00:40Z"},
+        {"displayName": "e2e", "message": "exit code 2", "templateName": "e2e", "phase": "Failed",
+         "podName": "p-3", "finishedAt": "2024-05-01T10:01:20Z"}
+    ]);
+    let keys = keys("product=p&environment=dev&phase=post&application=api");
+    let mapped = argo_workflows::map(&exit_handler(failures), &keys, &AdapterSettings::default())
+        .expect("maps");
+    let data = &mapped.events[0]["data"];
+    assert_eq!(data["run"]["status"], "failed");
+    assert_eq!(data["run"]["finished_at"], "2024-05-01T10:01:30.250Z");
+    let steps: Vec<(&str, &str, &str)> = data["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap_or_default(),
+                s["status"].as_str().unwrap_or_default(),
+                s["message"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("lint", "error", "timeout"),
+            ("e2e", "failed", "exit code 1"),
+            ("e2e (2)", "failed", "exit code 2")
+        ],
+        "in the order they finished, ties as listed"
+    );
+    crate::ingest::parse_event(&mapped.events[0], String::new()).expect("valid");
+
+    // Argo renders no failures as `null`; a running Workflow has no end;
+    // not a list, or a duration that is not a number, is named or ignored.
+    let mapped =
+        argo_workflows::map(&exit_handler(Value::Null), &keys, &Default::default()).expect("maps");
+    assert_eq!(mapped.events[0]["data"]["steps"], json!([]));
+    let mut running = exit_handler(Value::Null);
+    running["status"]["phase"] = json!("Running");
+    let mapped = argo_workflows::map(&running, &keys, &Default::default()).expect("maps");
+    assert_eq!(mapped.events[0]["data"]["run"]["finished_at"], Value::Null);
+    match argo_workflows::map(&exit_handler(json!("e2e")), &keys, &Default::default()) {
+        Err(AppError::Invalid { field, .. }) => {
+            assert_eq!(field.as_deref(), Some("status.failures"))
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut odd = exit_handler(Value::Null);
+    odd["status"]["duration"] = json!("{{workflow.duration}}");
+    let mapped = argo_workflows::map(&odd, &keys, &Default::default()).expect("maps");
+    assert_eq!(mapped.events[0]["data"]["run"]["finished_at"], Value::Null);
+}
+
+#[test]
+fn cdevents_task_runs_are_steps_merged_into_their_pipeline_run() {
+    let task = |predicate: &str, content: Value| {
+        json!({"context": {"version": "0.4.1", "id": format!("e-{predicate}"), "source": "/tekton",
+                           "type": format!("dev.cdevents.taskrun.{predicate}.0.2.0"),
+                           "timestamp": "2024-05-01T10:00:00Z", "chainId": "r"},
+               "subject": {"id": "tr-1", "content": content}})
+    };
+    let keys = keys("product=p&environment=dev&phase=post&application=api");
+    let mapped = cdevents::map(
+        &task(
+            "finished",
+            json!({"taskName": "test", "outcome": "failure", "errors": "2 failed",
+                   "pipelineRun": {"id": "run-1"}}),
+        ),
+        &keys,
+    )
+    .expect("maps");
+    assert_eq!(mapped.merges, [(0, crate::ingest::Merge::Step)]);
+    let data = &mapped.events[0]["data"];
+    assert_eq!(data["run"]["id"], "run-1");
+    assert_eq!(
+        data["steps"],
+        json!([{"name": "test", "status": "failed", "started_at": null,
+                "finished_at": "2024-05-01T10:00:00Z", "message": "2 failed"}])
+    );
+    crate::ingest::parse_event(&mapped.events[0], String::new()).expect("valid");
+    // Without a pipeline run: ignored. The subject's id names an unnamed task.
+    let mapped = cdevents::map(&task("started", json!({"taskName": "x"})), &keys).expect("maps");
+    assert_eq!((mapped.events.len(), mapped.ignored), (0, 1));
+    let mapped = cdevents::map(
+        &json!([task("started", json!({"pipelineRun": {"id": "run-1"}}))]),
+        &keys,
+    )
+    .expect("maps");
+    assert_eq!(mapped.events[0]["data"]["steps"][0]["name"], "tr-1");
+    assert_eq!(mapped.merges, [(0, crate::ingest::Merge::Step)]);
+}
+
 mod fuzz {
     //! Arbitrary bytes, and each adapter's payload with any field replaced
     //! by arbitrary JSON: the adapters never panic, and answer events that
@@ -339,6 +446,18 @@ mod fuzz {
                 json!({"context": {"version": "0.4.1", "id": "e", "source": "/s",
                 "type": "dev.cdevents.pipelinerun.finished.0.2.0", "timestamp": "2024-05-01T10:00:00Z"},
                 "subject": {"id": "run", "content": {"pipelineName": "p", "outcome": "error"}}}),
+            ),
+            (
+                "argo-workflows",
+                super::exit_handler(json!([{"displayName": "e2e", "phase": "Failed",
+                "message": "exit 1", "finishedAt": "2024-05-01T10:01:00Z"}])),
+            ),
+            (
+                "cdevents",
+                json!({"context": {"version": "0.4.1", "id": "e", "source": "/s",
+                "type": "dev.cdevents.taskrun.finished.0.2.0", "timestamp": "2024-05-01T10:00:00Z"},
+                "subject": {"id": "tr", "content": {"taskName": "t", "outcome": "failure",
+                            "pipelineRun": {"id": "run"}}}}),
             ),
         ]
     }

@@ -18,7 +18,7 @@ pub use domain::ingest::{
     WorkflowUpdated,
 };
 
-pub use apply::apply_events;
+pub use apply::{apply_events, apply_merging, Merge};
 pub use domain::ingest::IngestOutcome;
 pub use events::{check_product_slug, parse_event, parse_flow, MAX_LOG_BYTES};
 pub use fields::kind as json_kind;

@@ -316,6 +316,38 @@ pub async fn of_releases(conn: &mut Conn, pks: &[i64]) -> Result<Vec<RunRow>, Ap
     query.fetch_all(&mut *conn).await.or_internal()
 }
 
+/// The stored snapshot of run `run_id` of release `release_key` of
+/// product `product`, with its snapshot time: what a report that changes
+/// only part of a run (a CDEvent) is merged into.
+#[tracing::instrument(skip_all)]
+pub async fn held(
+    conn: &mut Conn,
+    product: &str,
+    release_key: &str,
+    run_id: &str,
+) -> Result<Option<(RunFact, i64)>, AppError> {
+    #[derive(sqlx::FromRow)]
+    struct Held {
+        #[sqlx(flatten)]
+        row: RunRow,
+        snapshot_time: i64,
+    }
+    let sql = format!(
+        "SELECT {COLUMNS}, snapshot_time FROM runs WHERE run_id = $3 AND release_pk = \
+         (SELECT r.pk FROM releases r JOIN products p ON p.id = r.product_id \
+          WHERE p.slug = $1 AND r.release_key = $2)"
+    );
+    let held = sqlx::query_as::<_, Held>(AssertSqlSafe(sql))
+        .bind(product)
+        .bind(release_key)
+        .bind(run_id)
+        .fetch_optional(&mut *conn)
+        .await
+        .or_internal()?;
+    held.map(|held| Ok((RunFact::try_from(held.row)?, held.snapshot_time)))
+        .transpose()
+}
+
 /// A stored run as status derivation reads it (`ReleaseFacts::for_status`):
 /// seq, snapshot time, run id, environment, phase, workflow, application,
 /// status, started at, attempt, superseded by, steps status.

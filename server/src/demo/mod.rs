@@ -3,10 +3,13 @@
 //! simulator keeps starting releases and moving them through their flows.
 //! Every event goes through the same ingest path as `POST /api/v1/events`
 //! (parsed and validated as CloudEvents, then `ingest::apply_events`):
-//! the demo exercises the real product and never writes tables itself.
+//! the demo exercises the real product and never writes tables itself. The
+//! live simulator reports part of it as the engines' own objects, through
+//! the adapters (`native`).
 
 pub mod catalog;
 pub mod engine;
+pub mod native;
 
 use std::time::Duration as StdDuration;
 
@@ -228,7 +231,15 @@ pub async fn simulate(state: Core, options: DemoOptions) {
         for (_, product, env, app) in due {
             events.push(engine.health(product, env, app, "healthy", now));
         }
-        if let Err(error) = ingest(&state, &events).await {
+        let events = events
+            .into_iter()
+            .map(native::through_adapters)
+            .collect::<Result<Vec<_>, _>>()
+            .map(|mapped| mapped.into_iter().flatten().collect::<Vec<_>>());
+        if let Err(error) = match events {
+            Ok(events) => ingest(&state, &events).await,
+            Err(error) => Err(error),
+        } {
             tracing::warn!(%error, "the demo simulator's events were rejected");
         }
     }

@@ -36,7 +36,7 @@ async fn payload(
         ("application" = Option<String>, Query, description = "Mapping key"),
         ("workflow" = Option<String>, Query, description = "Mapping key (else the template's name)")),
     request_body(content_type = "application/json",
-        description = "A Workflow, `{\"items\": [...]}`, an Argo Events envelope `{\"context\", \"data\"}`, or a CloudEvent carrying a Workflow"),
+        description = "A Workflow, `{\"items\": [...]}`, an Argo Events envelope `{\"context\", \"data\"}`, a CloudEvent carrying a Workflow, or what an exit handler renders: a Workflow whose `status` has `duration` and `failures` instead of `nodes`"),
     responses(
         (status = 200, description = "`{\"accepted\", \"duplicates\", \"releases\", \"ignored\"}`"),
         (status = 400, description = "A malformed payload; `error.field` names it"),
@@ -154,15 +154,17 @@ pub async fn github(
 }
 
 /// CDEvents (0.3 to 0.5 and the 0.6 drafts): a CDEvent, an array of them,
-/// or CloudEvents carrying them (structured, batch, binary mode).
+/// or CloudEvents carrying them (structured, batch, binary mode). Pipeline
+/// runs are runs, task runs steps of their pipeline run; each event changes
+/// what it reports and keeps the rest of the run.
 #[utoipa::path(post, path = "/api/v1/adapters/cdevents", tag = "adapters",
     security(("bearer" = [])),
     params(
         ("product" = Option<String>, Query, description = "Mapping key (required)"),
         ("release" = Option<String>, Query, description = "Mapping key (else context.chainId)"),
         ("environment" = Option<String>, Query, description = "Mapping key (else the service event's environment)"),
-        ("phase" = Option<String>, Query, description = "Mapping key (pipeline runs)"),
-        ("application" = Option<String>, Query, description = "Mapping key (pipeline runs)"),
+        ("phase" = Option<String>, Query, description = "Mapping key (pipeline and task runs)"),
+        ("application" = Option<String>, Query, description = "Mapping key (pipeline and task runs)"),
         ("workflow" = Option<String>, Query, description = "Mapping key (else pipelineName)"),
         ("version" = Option<String>, Query, description = "Mapping key (else the artifact's purl version)")),
     request_body(content_type = "application/json",

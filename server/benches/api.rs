@@ -6,6 +6,9 @@
 //! - release-detail latency p50/p99 for a 10-environment × 3-application ×
 //!   10-step release,
 //! - releases-page latency with 100,000 releases in the product.
+//!
+//! `API_BENCH=argo` (or `ingest`, `single`, `detail`, `page`; several
+//! comma-separated) runs only those parts.
 
 use std::time::{Duration, Instant};
 
@@ -230,97 +233,105 @@ async fn main() {
         base,
         token,
     };
+    let only = std::env::var("API_BENCH").ok();
+    let wanted = |name: &str| {
+        only.as_deref()
+            .is_none_or(|only| only.split(',').any(|part| part.trim() == name))
+    };
 
-    // 1. Batches of 500 snapshots: new runs spread over 20 releases.
-    let releases: Vec<Value> = (0..20)
-        .map(|r| created("ingest", &format!("r{r}"), r))
-        .collect();
-    bench
-        .post(
-            &Value::Array(releases),
-            "application/cloudevents-batch+json",
-        )
-        .await;
-    // The request bodies are made before the clock starts: the figure is
-    // the server's, not the client's JSON encoding.
-    let batches = 20;
-    let bodies: Vec<Vec<u8>> = (0..batches)
-        .map(|b| {
-            let events: Vec<Value> = (0..500)
-                .map(|i| {
-                    let n = b * 500 + i;
-                    Snapshot {
-                        product: "ingest",
-                        key: &format!("r{}", n % 20),
-                        id: format!("s{n}"),
-                        run: format!("run{}", n % 3000),
-                        env: (n / 20) % ENVS,
-                        app: n % APPS,
-                        phase: if (n / 20) % ENVS == 0 { "post" } else { "pre" },
-                        seconds: 100 + n as i64,
-                    }
-                    .event()
-                })
-                .collect();
-            serde_json::to_vec(&events).expect("json")
-        })
-        .collect();
-    let start = Instant::now();
-    for body in bodies {
+    if wanted("ingest") {
+        // 1. Batches of 500 snapshots: new runs spread over 20 releases.
+        let releases: Vec<Value> = (0..20)
+            .map(|r| created("ingest", &format!("r{r}"), r))
+            .collect();
         bench
-            .post_bytes(body, "application/cloudevents-batch+json")
-            .await;
-    }
-    let rate = (batches * 500) as f64 / start.elapsed().as_secs_f64();
-    println!("ingest, batches of 500 workflow.updated: {rate:.0} events/s (target >= 10000)");
-
-    // 1b. The Argo Workflows adapter: 200-node Workflows, batched in
-    //     `{"items": [...]}` lists, mapped and applied.
-    let releases: Vec<Value> = (0..20)
-        .map(|r| created("argo", &format!("r{r}"), r))
-        .collect();
-    bench
-        .post(
-            &Value::Array(releases),
-            "application/cloudevents-batch+json",
-        )
-        .await;
-    let requests = 20;
-    let bodies: Vec<Vec<u8>> = (0..requests)
-        .map(|b| {
-            let items: Vec<Value> = (0..WORKFLOWS_PER_REQUEST)
-                .map(|i| argo_workflow(b * WORKFLOWS_PER_REQUEST + i))
-                .collect();
-            serde_json::to_vec(&json!({"items": items})).expect("json")
-        })
-        .collect();
-    let start = Instant::now();
-    for body in bodies {
-        bench
-            .post_to(
-                "/api/v1/adapters/argo-workflows?product=argo",
-                body,
-                "application/json",
+            .post(
+                &Value::Array(releases),
+                "application/cloudevents-batch+json",
             )
             .await;
+        // The request bodies are made before the clock starts: the figure is
+        // the server's, not the client's JSON encoding.
+        let batches = 20;
+        let bodies: Vec<Vec<u8>> = (0..batches)
+            .map(|b| {
+                let events: Vec<Value> = (0..500)
+                    .map(|i| {
+                        let n = b * 500 + i;
+                        Snapshot {
+                            product: "ingest",
+                            key: &format!("r{}", n % 20),
+                            id: format!("s{n}"),
+                            run: format!("run{}", n % 3000),
+                            env: (n / 20) % ENVS,
+                            app: n % APPS,
+                            phase: if (n / 20) % ENVS == 0 { "post" } else { "pre" },
+                            seconds: 100 + n as i64,
+                        }
+                        .event()
+                    })
+                    .collect();
+                serde_json::to_vec(&events).expect("json")
+            })
+            .collect();
+        let start = Instant::now();
+        for body in bodies {
+            bench
+                .post_bytes(body, "application/cloudevents-batch+json")
+                .await;
+        }
+        let rate = (batches * 500) as f64 / start.elapsed().as_secs_f64();
+        println!("ingest, batches of 500 workflow.updated: {rate:.0} events/s (target >= 10000)");
     }
-    let rate = (requests * WORKFLOWS_PER_REQUEST) as f64 / start.elapsed().as_secs_f64();
-    println!(
-        "argo-workflows adapter, {NODES}-node Workflows in lists of {WORKFLOWS_PER_REQUEST}: \
+    if wanted("argo") {
+        // 1b. The Argo Workflows adapter: 200-node Workflows, batched in
+        //     `{"items": [...]}` lists, mapped and applied.
+        let releases: Vec<Value> = (0..20)
+            .map(|r| created("argo", &format!("r{r}"), r))
+            .collect();
+        bench
+            .post(
+                &Value::Array(releases),
+                "application/cloudevents-batch+json",
+            )
+            .await;
+        let requests = 20;
+        let bodies: Vec<Vec<u8>> = (0..requests)
+            .map(|b| {
+                let items: Vec<Value> = (0..WORKFLOWS_PER_REQUEST)
+                    .map(|i| argo_workflow(b * WORKFLOWS_PER_REQUEST + i))
+                    .collect();
+                serde_json::to_vec(&json!({"items": items})).expect("json")
+            })
+            .collect();
+        let start = Instant::now();
+        for body in bodies {
+            bench
+                .post_to(
+                    "/api/v1/adapters/argo-workflows?product=argo",
+                    body,
+                    "application/json",
+                )
+                .await;
+        }
+        let rate = (requests * WORKFLOWS_PER_REQUEST) as f64 / start.elapsed().as_secs_f64();
+        println!(
+            "argo-workflows adapter, {NODES}-node Workflows in lists of {WORKFLOWS_PER_REQUEST}: \
          {rate:.0} objects/s (target >= 1000)"
-    );
-
-    // 2. Single-event requests, 8 clients at once.
-    bench
-        .post(&created("single", "s", 0), "application/cloudevents+json")
-        .await;
-    let total = 2000;
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for c in 0..8 {
-        let client = bench.client.clone();
-        let (base, token) = (bench.base.clone(), bench.token.clone());
-        tasks.push(tokio::spawn(async move {
+        );
+    }
+    if wanted("single") {
+        // 2. Single-event requests, 8 clients at once.
+        bench
+            .post(&created("single", "s", 0), "application/cloudevents+json")
+            .await;
+        let total = 2000;
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for c in 0..8 {
+            let client = bench.client.clone();
+            let (base, token) = (bench.base.clone(), bench.token.clone());
+            tasks.push(tokio::spawn(async move {
             for i in (c..total).step_by(8) {
                 let event = envelope(format!("h{i}"), "application.health", i as i64,
                     json!({"product": "single", "environment": format!("env{}", i % ENVS), "application": "app0", "health": "Healthy"}));
@@ -329,59 +340,61 @@ async fn main() {
                 assert_eq!(response.status(), 200);
             }
         }));
+        }
+        for task in tasks {
+            task.await.expect("client");
+        }
+        let rate = total as f64 / start.elapsed().as_secs_f64();
+        println!("single-event requests: {rate:.0} requests/s (target >= 1000)");
     }
-    for task in tasks {
-        task.await.expect("client");
-    }
-    let rate = total as f64 / start.elapsed().as_secs_f64();
-    println!("single-event requests: {rate:.0} requests/s (target >= 1000)");
-
-    // 3. Release detail: 10 environments x 3 applications x 10 steps, every run reported.
-    bench
-        .post(&created("detail", "d", 0), "application/cloudevents+json")
-        .await;
-    let mut events = Vec::new();
-    for env in 0..ENVS {
-        for app in 0..APPS {
-            for phase in ["pre", "post"] {
-                if env == 0 && phase == "pre" {
-                    continue;
-                }
-                let run = format!("d-{env}-{app}-{phase}");
-                events.push(
-                    Snapshot {
-                        product: "detail",
-                        key: "d",
-                        id: run.clone(),
-                        run,
-                        env,
-                        app,
-                        phase,
-                        seconds: 10,
+    if wanted("detail") {
+        // 3. Release detail: 10 environments x 3 applications x 10 steps, every run reported.
+        bench
+            .post(&created("detail", "d", 0), "application/cloudevents+json")
+            .await;
+        let mut events = Vec::new();
+        for env in 0..ENVS {
+            for app in 0..APPS {
+                for phase in ["pre", "post"] {
+                    if env == 0 && phase == "pre" {
+                        continue;
                     }
-                    .event(),
-                );
+                    let run = format!("d-{env}-{app}-{phase}");
+                    events.push(
+                        Snapshot {
+                            product: "detail",
+                            key: "d",
+                            id: run.clone(),
+                            run,
+                            env,
+                            app,
+                            phase,
+                            seconds: 10,
+                        }
+                        .event(),
+                    );
+                }
             }
         }
+        bench
+            .post(&Value::Array(events), "application/cloudevents-batch+json")
+            .await;
+        let (p50, p99) = bench
+            .latency("/api/v1/products/detail/releases/1", 300)
+            .await;
+        println!(
+            "release detail (10 env x 3 app x 10 steps): p50 {} p99 {} (target p50 < 5 ms)",
+            ms(p50),
+            ms(p99)
+        );
     }
-    bench
-        .post(&Value::Array(events), "application/cloudevents-batch+json")
-        .await;
-    let (p50, p99) = bench
-        .latency("/api/v1/products/detail/releases/1", 300)
-        .await;
-    println!(
-        "release detail (10 env x 3 app x 10 steps): p50 {} p99 {} (target p50 < 5 ms)",
-        ms(p50),
-        ms(p99)
-    );
-
-    // 4. Releases page at 100,000 releases: one ingested, the rest copied in SQL.
-    bench
-        .post(&created("page", "p1", 0), "application/cloudevents+json")
-        .await;
-    let fill = Instant::now();
-    sqlx::query(
+    if wanted("page") {
+        // 4. Releases page at 100,000 releases: one ingested, the rest copied in SQL.
+        bench
+            .post(&created("page", "p1", 0), "application/cloudevents+json")
+            .await;
+        let fill = Instant::now();
+        sqlx::query(
         "INSERT INTO releases (product_id, id, release_key, flow, flow_name, commit_sha, commit_message, \
          author_name, author_email, commit_url, commit_time, version, changes, created_at, updated_at, \
          status, superseded_by, environments) \
@@ -395,40 +408,41 @@ async fn main() {
     .execute(&db.pool)
     .await
     .expect("fill");
-    sqlx::query("UPDATE products SET last_release_id = 100000 WHERE slug = 'page'")
-        .execute(&db.pool)
-        .await
-        .expect("counter");
-    sqlx::query("ANALYZE")
-        .execute(&db.pool)
-        .await
-        .expect("analyze");
-    println!(
-        "(filled 100,000 releases in {:.1} s)",
-        fill.elapsed().as_secs_f64()
-    );
-    for (what, path) in [
-        ("first page", "/api/v1/products/page/releases"),
-        (
-            "status=failed",
-            "/api/v1/products/page/releases?status=failed",
-        ),
-        (
-            "q=sha prefix",
-            "/api/v1/products/page/releases?q=00000000000000000000000000000000000186a0",
-        ),
-        ("q=message word", "/api/v1/products/page/releases?q=bench"),
-        (
-            "q=text no release has",
-            "/api/v1/products/page/releases?q=no-such-change",
-        ),
-        ("limit=200", "/api/v1/products/page/releases?limit=200"),
-    ] {
-        let (p50, p99) = bench.latency(path, 100).await;
+        sqlx::query("UPDATE products SET last_release_id = 100000 WHERE slug = 'page'")
+            .execute(&db.pool)
+            .await
+            .expect("counter");
+        sqlx::query("ANALYZE")
+            .execute(&db.pool)
+            .await
+            .expect("analyze");
         println!(
-            "releases page at 100,000 releases, {what}: p50 {} p99 {} (target < 20 ms)",
-            ms(p50),
-            ms(p99)
+            "(filled 100,000 releases in {:.1} s)",
+            fill.elapsed().as_secs_f64()
         );
+        for (what, path) in [
+            ("first page", "/api/v1/products/page/releases"),
+            (
+                "status=failed",
+                "/api/v1/products/page/releases?status=failed",
+            ),
+            (
+                "q=sha prefix",
+                "/api/v1/products/page/releases?q=00000000000000000000000000000000000186a0",
+            ),
+            ("q=message word", "/api/v1/products/page/releases?q=bench"),
+            (
+                "q=text no release has",
+                "/api/v1/products/page/releases?q=no-such-change",
+            ),
+            ("limit=200", "/api/v1/products/page/releases?limit=200"),
+        ] {
+            let (p50, p99) = bench.latency(path, 100).await;
+            println!(
+                "releases page at 100,000 releases, {what}: p50 {} p99 {} (target < 20 ms)",
+                ms(p50),
+                ms(p99)
+            );
+        }
     }
 }

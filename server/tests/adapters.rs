@@ -835,13 +835,20 @@ async fn cdevents_create_releases_runs_and_promotions() {
                 json!({"outcome": "success"})
             ),
             task("t-4", "started", 14, "lonely", json!({"pipelineRun": null})),
+            task(
+                "t-6",
+                "started",
+                14,
+                "early",
+                json!({"pipelineRun": {"id": "notYet"}})
+            ),
         ]);
         let (status, body) = post_json(&server, path, &token, &tasks).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(
             (body["accepted"].clone(), body["ignored"].clone()),
-            (json!(3), json!(1)),
-            "a task run outside a pipeline run is ignored: {body}"
+            (json!(3), json!(2)),
+            "a task run outside a pipeline run, or of one not reported yet, is ignored: {body}"
         );
         let (_, detail) = server.get_json("/api/v1/products/api/releases/1").await;
         let run = &detail["environments"][0]["runs"][0];
@@ -924,6 +931,41 @@ async fn cdevents_create_releases_runs_and_promotions() {
         assert_eq!(run["steps"][1]["message"], "3 tests failed");
         assert_eq!(run["steps"][1]["started_at"], common::fixtures::at(13));
         assert_eq!(run["finished_at"], common::fixtures::at(20));
+        // The start of a step that has ended, arriving late, changes nothing;
+        // the step left out earlier lands once its pipeline run is known.
+        let (_, body) = post_json(&server, path, &token, &tasks[1]).await;
+        assert_eq!(body["duplicates"], 1);
+        let late_start = task("t-7", "started", 13, "test", json!({}));
+        let (_, body) = post_json(&server, path, &token, &late_start).await;
+        assert_eq!(body["accepted"], 1);
+        let (_, detail) = server.get_json("/api/v1/products/api/releases/1").await;
+        assert_eq!(
+            detail["environments"][0]["runs"][0]["steps"][1]["status"],
+            "failed"
+        );
+        let not_yet = cdevent(
+            "0.5.0",
+            "e-not-yet",
+            "dev.cdevents.pipelinerun.started.0.3.0",
+            21,
+            json!({"id": "notYet", "source": "/event/source/123", "type": "pipelineRun",
+                   "content": {"pipelineName": "myPipeline"}}),
+        );
+        let (_, body) = post_json(&server, path, &token, &not_yet).await;
+        assert_eq!(body["accepted"], 1);
+        let (_, body) = post_json(&server, path, &token, &tasks[4]).await;
+        assert_eq!(
+            (body["accepted"].clone(), body["duplicates"].clone()),
+            (json!(1), json!(0)),
+            "{body}"
+        );
+        let (_, detail) = server.get_json("/api/v1/products/api/releases/1").await;
+        let runs = detail["environments"][0]["runs"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let not_yet = runs.iter().find(|r| r["id"] == "notYet").expect("the run");
+        assert_eq!(not_yet["steps"][0]["name"], "early");
 
         // A deployment to staging, in a CloudEvent; a test event is ignored.
         let deployed = cdevent(
@@ -1123,8 +1165,13 @@ async fn the_readme_configurations_post_what_the_adapters_take() {
             ("workflow.failures", failures.to_owned()),
         ]
         };
-    let failures = r#"[{"displayName":"e2e","message":"Error (exit code 1): 3 of 120 tests failed","templateName":"e2e","phase":"Failed","podName":"smoke-h8x2q-e2e-2843920385","finishedAt":"2024-05-01T11:03:02Z"}]"#;
-    let rendered = render(&template, &variables("Failed", failures));
+    // Argo renders the failed nodes (the workflow and its step groups
+    // among them) as JSON in a quoted string.
+    let quoted = |json: &str| serde_json::to_string(json).expect("json");
+    let failures = quoted(
+        r#"[{"displayName":"smoke-h8x2q","message":"child 'smoke-h8x2q-1204' failed","templateName":"main","phase":"Failed","podName":"smoke-h8x2q","finishedAt":"2024-05-01T11:03:02Z"},{"displayName":"[1]","message":"child 'smoke-h8x2q-2843920385' failed","templateName":"main","phase":"Failed","podName":"smoke-h8x2q-1204","finishedAt":"2024-05-01T11:03:02Z"},{"displayName":"e2e","message":"Error (exit code 1): 3 of 120 tests failed","templateName":"e2e","phase":"Failed","podName":"smoke-h8x2q-e2e-2843920385","finishedAt":"2024-05-01T11:03:02Z"}]"#,
+    );
+    let rendered = render(&template, &variables("Failed", &failures));
     let (status, body) = post(
         &server,
         &path,
@@ -1153,6 +1200,7 @@ async fn the_readme_configurations_post_what_the_adapters_take() {
     assert_eq!(run["status"], "failed");
     assert_eq!(run["workflow"], "smoke");
     assert_eq!(run["finished_at"], "2024-05-01T11:03:03.500Z");
+    assert_eq!(run["steps"].as_array().map(Vec::len), Some(1), "{run}");
     assert_eq!(run["steps"][0]["name"], "e2e");
     assert_eq!(run["steps"][0]["status"], "failed");
     assert_eq!(
@@ -1160,7 +1208,7 @@ async fn the_readme_configurations_post_what_the_adapters_take() {
         "Error (exit code 1): 3 of 120 tests failed"
     );
     // A success has no failures: Argo renders `null`; a retry is a duplicate.
-    let mut success = variables("Succeeded", "null");
+    let mut success = variables("Succeeded", &quoted("null"));
     success[2].1 = "7c0e2d5a-1b3f-4e6a-8c9d-2f1e0a3b4c5d".into();
     let rendered = render(&template, &success);
     for expected in ["accepted", "duplicates"] {

@@ -278,17 +278,12 @@ impl Step {
 }
 
 /// The Workflow's `Pod` and `Suspend` nodes in `startedAt` order (nodes
-/// not started yet last), named by `displayName`; a name seen twice (a
-/// retried or looped template) gets ` (2)`, ` (3)`, … so names stay unique.
-/// Without `status.nodes`, the `status.failures` an exit handler posts
-/// (`{{workflow.failures}}`: the failed nodes, with no start) in
-/// `finishedAt` order.
+/// not started yet last, ties by id); without `status.nodes`, the
+/// `status.failures` an exit handler posts (`exit_handler_failures`).
 fn steps(wf: &Value, field: &dyn Fn(&str) -> String) -> Result<Vec<Step>, AppError> {
-    let (mut found, order): (Vec<(String, &Value)>, &str) = if let Some(nodes) =
-        at(wf, "status/nodes")
-    {
+    if let Some(nodes) = at(wf, "status/nodes") {
         let nodes = super::object(nodes, &field("status.nodes"))?;
-        let found = nodes
+        let mut found: Vec<(String, &Value)> = nodes
             .iter()
             .filter(|(_, node)| {
                 matches!(
@@ -298,43 +293,88 @@ fn steps(wf: &Value, field: &dyn Fn(&str) -> String) -> Result<Vec<Step>, AppErr
             })
             .map(|(id, node)| (format!("status.nodes.{id}"), node))
             .collect();
-        (found, "startedAt")
-    } else if let Some(failures) = at(wf, "status/failures") {
-        let failures = failures.as_array().ok_or_else(|| {
-            AppError::invalid(
-                field("status.failures"),
-                format!(
-                    "expected the list of failed nodes that {{{{workflow.failures}}}} gives, got {}",
-                    super::kind_of(failures)
-                ),
-            )
-        })?;
-        let found = failures
-            .iter()
-            .enumerate()
-            .map(|(i, node)| (format!("status.failures[{i}]"), node))
-            .collect();
-        (found, "finishedAt")
-    } else {
+        // Each start parsed once: not started yet last, ties by id.
+        found.sort_by_cached_key(|(id, node)| {
+            let started = latest(text(node, "startedAt"));
+            (started.is_none(), started, id.clone())
+        });
+        return named_steps(found, field);
+    }
+    let Some(failures) = at(wf, "status/failures") else {
         return Ok(Vec::new());
     };
-    found.sort_by(|(a_id, a), (b_id, b)| {
-        let started = |node: &Value| latest(text(node, order));
-        match (started(a), started(b)) {
-            (Some(x), Some(y)) => x.cmp(&y),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => std::cmp::Ordering::Equal,
-        }
-        // Ties: nodes by id; failures as listed (the sort is stable).
-        .then_with(|| {
-            if order == "startedAt" {
-                a_id.cmp(b_id)
-            } else {
-                std::cmp::Ordering::Equal
-            }
-        })
+    let failures = exit_handler_failures(failures, &field("status.failures"))?;
+    let workflow = text(wf, "metadata/name");
+    let mut found: Vec<(String, &Value)> = failures
+        .iter()
+        .enumerate()
+        .filter(|(_, node)| !is_parent(node, workflow))
+        .map(|(i, node)| (format!("status.failures[{i}]"), node))
+        .collect();
+    // Argo lists them from a map, in no order: by end, then name, message.
+    found.sort_by_cached_key(|(_, node)| {
+        (
+            latest(text(node, "finishedAt")),
+            text(node, "displayName").map(str::to_owned),
+            text(node, "message").map(str::to_owned),
+        )
     });
+    named_steps(found, field)
+}
+
+/// `{{workflow.failures}}` as an exit handler's body carries it: Argo
+/// renders the list of failed nodes as a *quoted* JSON text
+/// (`"[{\"displayName\": …}]"`, `"null"` when none failed); a list as is is
+/// taken too.
+fn exit_handler_failures(value: &Value, field: &str) -> Result<Vec<Value>, AppError> {
+    let parsed;
+    let value = match value {
+        Value::String(text) => {
+            parsed = serde_json::from_str::<Value>(text).map_err(|e| {
+                AppError::invalid(
+                    field,
+                    format!("expected the JSON list that {{{{workflow.failures}}}} renders: {e}"),
+                )
+            })?;
+            &parsed
+        }
+        other => other,
+    };
+    match value {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(items) => Ok(items.clone()),
+        other => Err(AppError::invalid(
+            field,
+            format!(
+                "expected the list of failed nodes that {{{{workflow.failures}}}} gives, got {}",
+                super::kind_of(other)
+            ),
+        )),
+    }
+}
+
+/// Whether a failed node of `{{workflow.failures}}` only stands for its
+/// children — the workflow itself, a step group `[0]`, a DAG or steps node
+/// or a retry node, whose message points at a child — rather than a step.
+fn is_parent(node: &Value, workflow: Option<&str>) -> bool {
+    let name = text(node, "displayName").unwrap_or_default();
+    let message = text(node, "message").unwrap_or_default();
+    let group = name
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    Some(name) == workflow
+        || group
+        || (message.starts_with("child '") && message.ends_with(" failed"))
+        || message == "No more retries left"
+}
+
+/// Steps of `found` nodes, named by `displayName`; a name seen twice (a
+/// retried or looped template) gets ` (2)`, ` (3)`, … so names stay unique.
+fn named_steps(
+    found: Vec<(String, &Value)>,
+    field: &dyn Fn(&str) -> String,
+) -> Result<Vec<Step>, AppError> {
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut steps = Vec::with_capacity(found.len());
     for (path, node) in found {

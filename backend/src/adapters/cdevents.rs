@@ -12,7 +12,8 @@
 //!   steps among them, is kept);
 //! - `taskrun.started` / `finished` → one step of its pipeline run
 //!   (`subject.content.pipelineRun.id`), the run's other steps kept
-//!   (`Merge::Step`); a task run outside a pipeline run is ignored;
+//!   (`Merge::Step`); a task run outside a pipeline run, or of one not
+//!   reported yet, is ignored;
 //! - every other type → ignored.
 
 use serde_json::{json, Value};
@@ -223,8 +224,9 @@ fn document(value: &Value, path: &str, keys: &Keys) -> Result<Mapped, AppError> 
                     "release": release()?,
                     "environment": keys.require("environment", None)?,
                     "phase": keys.require("phase", None)?,
-                    // The pipeline run as far as this report knows it; a
-                    // run already held keeps what it has (`Merge::Step`).
+                    // Only to be valid: the run held replaces it
+                    // (`Merge::Step`), and a step of a run not reported
+                    // yet is left out.
                     "run": {
                         "id": run_id,
                         "workflow": keys.get("workflow").unwrap_or_else(|| run_id.to_owned()),

@@ -104,14 +104,15 @@ pub async fn apply(core: &Core, mapped: Mapped) -> Result<AdapterOutcome, AppErr
         .enumerate()
         .map(|(i, event)| parse_event(event, format!("events[{i}]")).map_err(mapped_error))
         .collect::<Result<Vec<_>, _>>()?;
-    let outcome = if events.is_empty() {
-        IngestOutcome::default()
+    let (outcome, left_out) = if events.is_empty() {
+        (IngestOutcome::default(), 0)
     } else {
         apply_merging(core, events, &mapped.merges).await?
     };
+    // A step of a run not reported yet is understood, and changes nothing.
     Ok(AdapterOutcome {
         outcome,
-        ignored: mapped.ignored,
+        ignored: mapped.ignored + left_out,
     })
 }
 

@@ -343,8 +343,30 @@ fn an_exit_handler_workflow_gives_its_failures_as_steps_and_ends_after_its_durat
             ("e2e", "failed", "exit code 1"),
             ("e2e (2)", "failed", "exit code 2")
         ],
-        "in the order they finished, ties as listed"
+        "in the order they finished, ties by name and message"
     );
+    // As Argo renders it: JSON in a quoted string, the parents with it.
+    let quoted = json!(json!([
+        {"displayName": "smoke-h8x2q", "message": "child 'smoke-h8x2q-1' failed", "phase": "Failed"},
+        {"displayName": "[0]", "message": "child 'smoke-h8x2q-2' failed", "phase": "Failed"},
+        {"displayName": "e2e", "message": "No more retries left", "phase": "Failed"},
+        {"displayName": "e2e(1)", "message": "exit code 1", "phase": "Failed"}
+    ])
+    .to_string());
+    let mapped =
+        argo_workflows::map(&exit_handler(quoted), &keys, &Default::default()).expect("maps");
+    assert_eq!(
+        mapped.events[0]["data"]["steps"][0]["name"], "e2e(1)",
+        "only the failed pod: {}",
+        mapped.events[0]["data"]["steps"]
+    );
+    assert_eq!(
+        mapped.events[0]["data"]["steps"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let mapped = argo_workflows::map(&exit_handler(json!("null")), &keys, &Default::default())
+        .expect("maps");
+    assert_eq!(mapped.events[0]["data"]["steps"], json!([]));
     crate::ingest::parse_event(&mapped.events[0], String::new()).expect("valid");
 
     // Argo renders no failures as `null`; a running Workflow has no end;

@@ -19,9 +19,10 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use domain::ingest::{Deployment, Effect, Needs, ReleaseId, RunKey, Snapshot};
-use domain::{AppError, RunFact, StepFact};
+use domain::{AppError, RunFact};
 
-use super::{Command, Event, IngestOutcome, RunSnapshot};
+use super::merge::{Merge, Reports};
+use super::{Command, Event, IngestOutcome};
 use crate::state::Core;
 use crate::store::releases::NewRelease;
 use crate::store::runs::{NewRun, RunWrite};
@@ -34,38 +35,24 @@ use crate::write::{Changed, Write};
 /// fails; either way nothing is stored.
 #[tracing::instrument(skip_all, fields(events = events.len()))]
 pub async fn apply_events(core: &Core, events: Vec<Event>) -> Result<IngestOutcome, AppError> {
-    apply_merging(core, events, &[]).await
-}
-
-/// How a `workflow.updated` that an adapter made of a report of *part* of
-/// a run (a CDEvent) joins the run's held snapshot, rather than replacing
-/// it as a snapshot does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Merge {
-    /// A change of the run itself (a pipeline run queued, started or
-    /// finished): what the report leaves out — times, link, manifest,
-    /// message, and the steps — is kept from the held snapshot.
-    Run,
-    /// A change of one of its steps (a task run started or finished): the
-    /// held run stays as it was, with the report's steps added, or replacing
-    /// the held steps of the same name; such a report never goes stale, so
-    /// one that arrives after a newer snapshot still lands.
-    Step,
+    Ok(apply_merging(core, events, &[]).await?.0)
 }
 
 /// `apply_events`, with the events at the indices of `merges` merged into
-/// the runs they change (`Merge`), in the same transaction.
+/// the runs they report part of (`Merge`), in the same transaction. Also
+/// says how many step reports were left out: those of a run not reported
+/// yet (`Reports::prepare`).
 #[tracing::instrument(skip_all, fields(events = events.len(), merges = merges.len()))]
 pub async fn apply_merging(
     core: &Core,
     mut events: Vec<Event>,
     merges: &[(usize, Merge)],
-) -> Result<IngestOutcome, AppError> {
+) -> Result<(IngestOutcome, usize), AppError> {
     let mut write = Write::begin(core).await?;
     let tx = write.conn()?;
     let now = Utc::now().timestamp_millis();
     configured_flows(tx, &mut events).await?;
-    merge_reports(tx, &mut events, merges).await?;
+    let (reports, left_out) = Reports::prepare(tx, &mut events, merges).await?;
     let records: Vec<store::events::NewEvent<'_>> = events
         .iter()
         .map(|event| store::events::NewEvent {
@@ -76,6 +63,8 @@ pub async fn apply_merging(
         })
         .collect();
     let fresh = store::events::record(tx, &records, now).await?;
+    drop(records);
+    reports.merge(&mut events, &fresh)?;
     let (mut snapshot, mut ids) = load(tx, &events).await?;
     let mut effects = Vec::new();
     for (event, fresh) in events.iter().zip(fresh) {
@@ -84,7 +73,7 @@ pub async fn apply_merging(
     let changed = store_effects(tx, &snapshot, &mut ids, effects, now).await?;
     write.rederive(changed, now).await?;
     write.commit().await?;
-    Ok(snapshot.into_outcome())
+    Ok((snapshot.into_outcome(), left_out))
 }
 
 /// Gives each `release.created` without a `flow` its product's configured
@@ -112,94 +101,6 @@ async fn configured_flows(conn: &mut Conn, events: &mut [Event]) -> Result<(), A
         }
     }
     Ok(())
-}
-
-/// Merges each partial report of `merges` into the snapshot of its run as
-/// held by the store, or by an earlier report of this request (`Merge`).
-async fn merge_reports(
-    conn: &mut Conn,
-    events: &mut [Event],
-    merges: &[(usize, Merge)],
-) -> Result<(), AppError> {
-    type Held = (RunSnapshot, Vec<StepFact>, i64);
-    let mut held: HashMap<(String, String, String), Held> = HashMap::new();
-    for &(index, merge) in merges {
-        let Some(event) = events.get_mut(index) else {
-            continue;
-        };
-        let mut at = millis(event.time);
-        let Command::WorkflowUpdated(update) = &mut event.command else {
-            continue;
-        };
-        let key = (
-            update.product.clone(),
-            update.release.clone(),
-            update.run.id.clone(),
-        );
-        if !held.contains_key(&key) {
-            if let Some((fact, time)) = store::runs::held(conn, &key.0, &key.1, &key.2).await? {
-                let run = RunSnapshot {
-                    id: fact.id,
-                    workflow: fact.workflow,
-                    application: fact.application,
-                    status: fact.status,
-                    started_at: fact.started_at,
-                    finished_at: fact.finished_at,
-                    url: fact.url,
-                    manifest: fact.manifest,
-                    message: fact.message,
-                };
-                held.insert(key.clone(), (run, fact.steps, time));
-            }
-        }
-        if let Some((run, steps, time)) = held.get(&key) {
-            match merge {
-                Merge::Run => {
-                    if at < *time {
-                        // Stale: the fold skips it, and it changes nothing held.
-                        continue;
-                    }
-                    let mine = &mut update.run;
-                    mine.started_at = mine.started_at.or(run.started_at);
-                    mine.finished_at = mine.finished_at.or(run.finished_at);
-                    mine.url = mine.url.take().or_else(|| run.url.clone());
-                    mine.manifest = mine.manifest.take().or_else(|| run.manifest.clone());
-                    mine.message = mine.message.take().or_else(|| run.message.clone());
-                    if update.steps.is_empty() {
-                        update.steps = steps.clone();
-                    }
-                }
-                Merge::Step => {
-                    let mut merged = steps.clone();
-                    for step in update.steps.drain(..) {
-                        upsert_step(&mut merged, step);
-                    }
-                    update.run = run.clone();
-                    update.steps = merged;
-                    at = at.max(*time);
-                }
-            }
-        }
-        let merged = (update.run.clone(), update.steps.clone(), at);
-        event.time = store::time(at)?;
-        held.insert(key, merged);
-    }
-    Ok(())
-}
-
-/// Puts `step` in `steps`: in place of the step of the same name, keeping
-/// what the new report leaves out (its start, say), or at the end.
-fn upsert_step(steps: &mut Vec<StepFact>, step: StepFact) {
-    match steps.iter_mut().find(|held| held.name == step.name) {
-        Some(held) => {
-            held.status = step.status;
-            held.started_at = step.started_at.or(held.started_at);
-            held.finished_at = step.finished_at.or(held.finished_at);
-            held.message = step.message.or_else(|| held.message.take());
-            held.logs = step.logs.or_else(|| held.logs.take());
-        }
-        None => steps.push(step),
-    }
 }
 
 /// The store's names for what the fold names by product slug and release

@@ -8,6 +8,7 @@
 mod apply;
 mod events;
 mod fields;
+mod merge;
 
 use domain::AppError;
 use http::{header, HeaderMap};
@@ -18,10 +19,11 @@ pub use domain::ingest::{
     WorkflowUpdated,
 };
 
-pub use apply::{apply_events, apply_merging, Merge};
+pub use apply::{apply_events, apply_merging};
 pub use domain::ingest::IngestOutcome;
 pub use events::{check_product_slug, parse_event, parse_flow, MAX_LOG_BYTES};
 pub use fields::kind as json_kind;
+pub use merge::Merge;
 
 /// Largest accepted request body (413 beyond).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -231,15 +231,14 @@ pub async fn simulate(state: Core, options: DemoOptions) {
         for (_, product, env, app) in due {
             events.push(engine.health(product, env, app, "healthy", now));
         }
-        let events = events
-            .into_iter()
-            .map(native::through_adapters)
-            .collect::<Result<Vec<_>, _>>()
-            .map(|mapped| mapped.into_iter().flatten().collect::<Vec<_>>());
-        if let Err(error) = match events {
-            Ok(events) => ingest(&state, &events).await,
-            Err(error) => Err(error),
-        } {
+        let mut mapped = Vec::with_capacity(events.len());
+        for event in events {
+            match native::through_adapters(event) {
+                Ok(events) => mapped.extend(events),
+                Err(error) => tracing::warn!(%error, "an adapter refused a simulated object"),
+            }
+        }
+        if let Err(error) = ingest(&state, &mapped).await {
             tracing::warn!(%error, "the demo simulator's events were rejected");
         }
     }

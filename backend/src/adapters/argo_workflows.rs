@@ -193,7 +193,7 @@ fn workflow(
         .get("spec")
         .and_then(|spec| serde_json::to_string_pretty(spec).ok())
         .filter(|m| m.len() <= MAX_MANIFEST);
-    let data = json!({
+    let mut data = json!({
         "product": keys.require("product", None)?,
         "release": keys.require("release", None)?,
         "environment": keys.require("environment", None)?,
@@ -209,8 +209,9 @@ fn workflow(
             "manifest": manifest,
             "message": message,
         },
-        "steps": steps.drain(..).map(Step::into_json).collect::<Vec<_>>(),
     });
+    // Moved in, not through `json!`, which would copy them value by value.
+    data["steps"] = Value::Array(steps.drain(..).map(Step::into_json).collect());
     Ok(cloud_event(
         SOURCE,
         id,

@@ -130,15 +130,19 @@ fn mapped_error(error: AppError) -> AppError {
 
 /// A structured-mode CloudEvent of `kind` with `data`.
 pub(crate) fn cloud_event(source: &str, id: String, kind: &str, time: &str, data: Value) -> Value {
-    json!({
+    let mut event = json!({
         "specversion": "1.0",
         "id": id,
         "source": source,
         "type": kind,
         "time": time,
         "datacontenttype": "application/json",
-        "data": data,
-    })
+    });
+    // Moved in, not through `json!`, which would copy it value by value.
+    if let Some(fields) = event.as_object_mut() {
+        fields.insert("data".to_owned(), data);
+    }
+    event
 }
 
 /// The latest of these RFC 3339 times, if any parses.
@@ -162,7 +166,9 @@ pub(crate) fn text<'a>(value: &'a Value, path: &str) -> Option<&'a str> {
 
 /// The value at `path` (`/`-separated keys) under `value`, not null.
 pub(crate) fn at<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
-    value.pointer(&format!("/{path}")).filter(|v| !v.is_null())
+    path.split('/')
+        .try_fold(value, |value, key| value.get(key))
+        .filter(|v| !v.is_null())
 }
 
 /// `value` as an object, or 400 blaming `field`.

@@ -242,6 +242,121 @@ fn upsert_step(steps: &mut Vec<StepFact>, step: StepFact) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// A `workflow.updated` of run `run-1` at second `seconds` of 2024.
+    fn report(id: &str, seconds: i64, status: &str, steps: serde_json::Value) -> Event {
+        let time = |s: i64| format!("2024-05-01T10:00:{s:02}Z");
+        super::super::parse_event(
+            &json!({"specversion": "1.0", "id": id, "source": "/tekton", "type": "workflow.updated",
+                    "time": time(seconds),
+                    "data": {"product": "p", "release": "r", "environment": "dev", "phase": "post",
+                             "run": {"id": "run-1", "workflow": "build", "application": "api", "status": status},
+                             "steps": steps}}),
+            String::new(),
+        )
+        .expect("valid")
+    }
+
+    /// Reports over a run held since second 10 with step `build` running.
+    fn reports(steps: usize, merges: &[(usize, Merge)]) -> Reports {
+        let mut held = report("held", 10, "running", json!([]));
+        let Command::WorkflowUpdated(update) = &mut held.command else {
+            unreachable!("a workflow.updated");
+        };
+        update.run.started_at = Some(held.time);
+        let mut all = vec![step("build", RunStatus::Running, Some(10), None)];
+        all.extend((1..steps).map(|i| step(&format!("s{i}"), RunStatus::Success, None, None)));
+        let key = key_of(update);
+        Reports {
+            held: HashMap::from([(
+                key,
+                Held {
+                    run: update.run.clone(),
+                    steps: all,
+                    time: millis(held.time),
+                },
+            )]),
+            merges: merges.iter().copied().collect(),
+        }
+    }
+
+    fn names(event: &Event) -> Vec<String> {
+        match &event.command {
+            Command::WorkflowUpdated(update) => {
+                update.steps.iter().map(|s| s.name.clone()).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_step_report_keeps_the_held_time_so_the_runs_later_report_is_not_stale() {
+        // A task run started at :15, then the pipeline run's end stamped :14.
+        let mut events = vec![
+            report(
+                "t",
+                15,
+                "running",
+                json!([{"name": "test", "status": "running"}]),
+            ),
+            report("f", 14, "failed", json!([])),
+        ];
+        reports(1, &[(0, Merge::Step), (1, Merge::Run)])
+            .merge(&mut events, &[true, true])
+            .expect("merges");
+        assert_eq!(
+            millis(events[0].time),
+            millis(report("x", 10, "running", json!([])).time)
+        );
+        assert_eq!(names(&events[0]), ["build", "test"]);
+        let Command::WorkflowUpdated(end) = &events[1].command else {
+            unreachable!("a workflow.updated");
+        };
+        assert_eq!(end.run.status, RunStatus::Failed, "not stale");
+        assert_eq!(names(&events[1]), ["build", "test"], "the steps kept");
+        assert!(end.run.started_at.is_some(), "the start kept");
+    }
+
+    #[test]
+    fn a_duplicate_is_not_merged_and_a_run_keeps_to_the_step_limit() {
+        let mut events = vec![
+            report(
+                "t",
+                15,
+                "running",
+                json!([{"name": "test", "status": "running"}]),
+            ),
+            report("f", 16, "failed", json!([])),
+        ];
+        reports(1, &[(0, Merge::Step), (1, Merge::Run)])
+            .merge(&mut events, &[false, true])
+            .expect("merges");
+        assert_eq!(names(&events[0]), ["test"], "a duplicate as it came");
+        assert_eq!(names(&events[1]), ["build"], "without the duplicate's step");
+
+        let mut events = vec![report(
+            "t",
+            15,
+            "running",
+            json!([{"name": "one too many", "status": "running"}]),
+        )];
+        match reports(MAX_STEPS, &[(0, Merge::Step)]).merge(&mut events, &[true]) {
+            Err(AppError::Invalid { field, .. }) => {
+                assert_eq!(field.as_deref(), Some("data.steps"))
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut events = vec![report(
+            "t",
+            15,
+            "running",
+            json!([{"name": "s1", "status": "failed"}]),
+        )];
+        reports(MAX_STEPS, &[(0, Merge::Step)])
+            .merge(&mut events, &[true])
+            .expect("a known step within the limit");
+    }
 
     fn step(
         name: &str,

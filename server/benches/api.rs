@@ -112,6 +112,18 @@ impl Bench {
             .await;
     }
 
+    /// Releases `r0`, `r1`, … of `product`, in one batch.
+    async fn create_releases(&self, product: &str, count: i64) {
+        let releases: Vec<Value> = (0..count)
+            .map(|r| created(product, &format!("r{r}"), r))
+            .collect();
+        self.post(
+            &Value::Array(releases),
+            "application/cloudevents-batch+json",
+        )
+        .await;
+    }
+
     async fn post_bytes(&self, body: Vec<u8>, content_type: &str) {
         self.post_to("/api/v1/events", body, content_type).await;
     }
@@ -241,15 +253,7 @@ async fn main() {
 
     if wanted("ingest") {
         // 1. Batches of 500 snapshots: new runs spread over 20 releases.
-        let releases: Vec<Value> = (0..20)
-            .map(|r| created("ingest", &format!("r{r}"), r))
-            .collect();
-        bench
-            .post(
-                &Value::Array(releases),
-                "application/cloudevents-batch+json",
-            )
-            .await;
+        bench.create_releases("ingest", 20).await;
         // The request bodies are made before the clock starts: the figure is
         // the server's, not the client's JSON encoding.
         let batches = 20;
@@ -286,15 +290,7 @@ async fn main() {
     if wanted("argo") {
         // 1b. The Argo Workflows adapter: 200-node Workflows, batched in
         //     `{"items": [...]}` lists, mapped and applied.
-        let releases: Vec<Value> = (0..20)
-            .map(|r| created("argo", &format!("r{r}"), r))
-            .collect();
-        bench
-            .post(
-                &Value::Array(releases),
-                "application/cloudevents-batch+json",
-            )
-            .await;
+        bench.create_releases("argo", 20).await;
         // The same number of objects from one client, then from four at
         // once (an Argo Events sensor's triggers run concurrently).
         let requests = 20;

@@ -761,7 +761,7 @@ fn cdevent(spec: &str, id: &str, kind: &str, seconds: i64, subject: Value) -> Va
 }
 
 #[tokio::test]
-async fn cdevents_create_releases_runs_and_promotions() {
+async fn cdevents_create_releases_runs_steps_and_promotions() {
     for backend in backends() {
         let Some(server) = server(backend).await else {
             continue;
@@ -1114,7 +1114,6 @@ async fn the_readme_configurations_post_what_the_adapters_take() {
     let server = server(backend::db::Backend::Sqlite).await.expect("sqlite");
     let token = server.token(Role::Ingest).await;
     release(&server, &token, "checkout", "r-1").await;
-    let bearer = format!("Bearer {token}");
 
     // Argo Workflows, the sensor: `{"data": <the resource event's body>}`.
     let argo = code_blocks(&readme_section("### Argo Workflows"));
@@ -1172,14 +1171,7 @@ async fn the_readme_configurations_post_what_the_adapters_take() {
         r#"[{"displayName":"smoke-h8x2q","message":"child 'smoke-h8x2q-1204' failed","templateName":"main","phase":"Failed","podName":"smoke-h8x2q","finishedAt":"2024-05-01T11:03:02Z"},{"displayName":"[1]","message":"child 'smoke-h8x2q-2843920385' failed","templateName":"main","phase":"Failed","podName":"smoke-h8x2q-1204","finishedAt":"2024-05-01T11:03:02Z"},{"displayName":"e2e","message":"Error (exit code 1): 3 of 120 tests failed","templateName":"e2e","phase":"Failed","podName":"smoke-h8x2q-e2e-2843920385","finishedAt":"2024-05-01T11:03:02Z"}]"#,
     );
     let rendered = render(&template, &variables("Failed", &failures));
-    let (status, body) = post(
-        &server,
-        &path,
-        None,
-        &[("authorization", bearer.clone())],
-        rendered.as_bytes(),
-    )
-    .await;
+    let (status, body) = post(&server, &path, Some(&token), &[], rendered.as_bytes()).await;
     assert_eq!(
         (status, body["accepted"].clone()),
         (200, json!(1)),
@@ -1212,14 +1204,7 @@ async fn the_readme_configurations_post_what_the_adapters_take() {
     success[2].1 = "7c0e2d5a-1b3f-4e6a-8c9d-2f1e0a3b4c5d".into();
     let rendered = render(&template, &success);
     for expected in ["accepted", "duplicates"] {
-        let (status, body) = post(
-            &server,
-            &path,
-            None,
-            &[("authorization", bearer.clone())],
-            rendered.as_bytes(),
-        )
-        .await;
+        let (status, body) = post(&server, &path, Some(&token), &[], rendered.as_bytes()).await;
         assert_eq!((status, body[expected].clone()), (200, json!(1)), "{body}");
     }
 
@@ -1235,14 +1220,7 @@ async fn the_readme_configurations_post_what_the_adapters_take() {
         &template,
         &[("toJson .app", serde_json::to_string(&app).expect("json"))],
     );
-    let (status, body) = post(
-        &server,
-        &path,
-        None,
-        &[("authorization", bearer.clone())],
-        rendered.as_bytes(),
-    )
-    .await;
+    let (status, body) = post(&server, &path, Some(&token), &[], rendered.as_bytes()).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["accepted"], 2, "health and promotion: {body}");
     let (_, detail) = server

@@ -33,19 +33,7 @@ fn seeding_is_deterministic_for_a_seed() {
 #[tokio::test]
 async fn every_seeded_release_agrees_with_its_rederived_view() {
     let dir = tempfile::tempdir().expect("dir");
-    let db = Db::connect(&format!("sqlite://{}/demo.db", dir.path().display()))
-        .await
-        .expect("connect");
-    db.migrate().await.expect("migrate");
-    let state = Core::new(
-        db,
-        Settings {
-            anonymous_read: true,
-            streams: Default::default(),
-        },
-    );
-    let events = demo::history(5, fixed_now(), 40);
-    demo::seed(&state, &events).await.expect("seed");
+    let state = seeded(dir.path(), "demo", &demo::history(5, fixed_now(), 40)).await;
 
     let mut statuses = std::collections::BTreeSet::new();
     for product in PRODUCTS {

@@ -105,6 +105,17 @@ fn document(value: &Value, path: &str, keys: &Keys) -> Result<Mapped, AppError> 
             })
     };
     let product = || keys.require("product", None);
+    // The data of a `workflow.updated` of `run` with `steps`, for the keys.
+    let run_report = |run: Value, steps: Value| -> Result<Value, AppError> {
+        Ok(json!({
+            "product": product()?,
+            "release": release()?,
+            "environment": keys.require("environment", None)?,
+            "phase": keys.require("phase", None)?,
+            "run": run,
+            "steps": steps,
+        }))
+    };
     let event = |kind: &str, data: Value| {
         Mapped::one(cloud_event(source, id.to_owned(), kind, &time, data))
     };
@@ -178,26 +189,17 @@ fn document(value: &Value, path: &str, keys: &Keys) -> Result<Mapped, AppError> 
                         "the run names no `pipelineName`: give ?workflow=",
                     )
                 })?;
-            let mut mapped = event(
-                "workflow.updated",
-                json!({
-                    "product": product()?,
-                    "release": release()?,
-                    "environment": keys.require("environment", None)?,
-                    "phase": keys.require("phase", None)?,
-                    "run": {
-                        "id": run_id,
-                        "workflow": workflow,
-                        "application": keys.require("application", None)?,
-                        "status": status,
-                        "started_at": (predicate == "started").then_some(&time),
-                        "finished_at": (predicate == "finished").then_some(&time),
-                        "url": text(content, "url").or_else(|| text(content, "uri")),
-                        "message": text(content, "errors"),
-                    },
-                    "steps": [],
-                }),
-            );
+            let run = json!({
+                "id": run_id,
+                "workflow": workflow,
+                "application": keys.require("application", None)?,
+                "status": status,
+                "started_at": (predicate == "started").then_some(&time),
+                "finished_at": (predicate == "finished").then_some(&time),
+                "url": text(content, "url").or_else(|| text(content, "uri")),
+                "message": text(content, "errors"),
+            });
+            let mut mapped = event("workflow.updated", run_report(run, json!([]))?);
             mapped.merges.push((0, Merge::Run));
             mapped
         }
@@ -217,31 +219,23 @@ fn document(value: &Value, path: &str, keys: &Keys) -> Result<Mapped, AppError> 
                 "started" => ("running", Some(&time), None),
                 _ => (outcome(content, &field)?, None, Some(&time)),
             };
-            let mut mapped = event(
-                "workflow.updated",
-                json!({
-                    "product": product()?,
-                    "release": release()?,
-                    "environment": keys.require("environment", None)?,
-                    "phase": keys.require("phase", None)?,
-                    // Only to be valid: the run held replaces it
-                    // (`Merge::Step`), and a step of a run not reported
-                    // yet is left out.
-                    "run": {
-                        "id": run_id,
-                        "workflow": keys.get("workflow").unwrap_or_else(|| run_id.to_owned()),
-                        "application": keys.require("application", None)?,
-                        "status": "running",
-                    },
-                    "steps": [{
-                        "name": name,
-                        "status": status,
-                        "started_at": started,
-                        "finished_at": finished,
-                        "message": text(content, "errors"),
-                    }],
-                }),
-            );
+            // The run only to be valid: the run held replaces it
+            // (`Merge::Step`), and a step of a run not reported yet is left
+            // out.
+            let run = json!({
+                "id": run_id,
+                "workflow": keys.get("workflow").unwrap_or_else(|| run_id.to_owned()),
+                "application": keys.require("application", None)?,
+                "status": "running",
+            });
+            let step = json!({
+                "name": name,
+                "status": status,
+                "started_at": started,
+                "finished_at": finished,
+                "message": text(content, "errors"),
+            });
+            let mut mapped = event("workflow.updated", run_report(run, json!([step]))?);
             mapped.merges.push((0, Merge::Step));
             mapped
         }

@@ -135,3 +135,84 @@ async fn the_0006_and_0007_backfills_compute_the_columns_ingest_stores() {
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn the_0011_rebuild_keeps_every_run_and_stores_the_large_columns_last() {
+    let server = TestServer::on(Backend::Sqlite, true).await.expect("sqlite");
+    let token = server.token(Role::Ingest).await;
+    let mut events = vec![created("c1", "shop", "r1", "abc123", "Change", 0)];
+    events.extend((0..3).map(|n| snapshot(n, "running", &["success", "failed"])));
+    let response = server
+        .post_events(
+            &token,
+            "application/cloudevents-batch+json",
+            &Value::Array(events),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let columns = || async {
+        sqlx::query_as::<_, (String,)>("SELECT name FROM pragma_table_info('runs') ORDER BY cid")
+            .fetch_all(&server.db.pool)
+            .await
+            .expect("columns")
+            .into_iter()
+            .map(|(name,)| name)
+            .collect::<Vec<_>>()
+    };
+    let rows = |columns: Vec<String>| {
+        let pool = server.db.pool.clone();
+        async move {
+            let pairs: Vec<String> = columns.iter().map(|c| format!("'{c}', {c}")).collect();
+            sqlx::query_as::<_, (String,)>(sqlx::AssertSqlSafe(format!(
+                "SELECT json_object({}) FROM runs ORDER BY seq",
+                pairs.join(", ")
+            )))
+            .fetch_all(&pool)
+            .await
+            .expect("rows")
+            .into_iter()
+            .map(|(row,)| serde_json::from_str::<Value>(&row).expect("json"))
+            .collect::<Vec<_>>()
+        }
+    };
+    let names = columns().await;
+    assert_eq!(
+        names[names.len() - 4..],
+        ["url", "message", "manifest", "steps"],
+        "the large columns last: {names:?}"
+    );
+    let (status, release) = server.get_json("/api/v1/products/shop/releases/1").await;
+    assert_eq!(status, 200, "{release}");
+    assert!(release["environments"].is_array(), "{release}");
+    let before = rows(names.clone()).await;
+    assert_eq!(before.len(), 3);
+
+    // Rebuilt again from what it holds: every column of every row lands
+    // in its place, and new runs keep counting from the last.
+    let rebuild = include_str!("../../backend/migrations/sqlite/0011_runs_large_columns_last.sql");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(rebuild))
+        .execute(&server.db.pool)
+        .await
+        .expect("rebuild");
+    assert_eq!(columns().await, names);
+    assert_eq!(rows(names.clone()).await, before);
+    assert_eq!(
+        server.get_json("/api/v1/products/shop/releases/1").await.1,
+        release
+    );
+    let response = server
+        .post_events(
+            &token,
+            "application/cloudevents-batch+json",
+            &json!([snapshot(7, "running", &["running"])]),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let seqs = sqlx::query_as::<_, (i64,)>("SELECT seq FROM runs ORDER BY seq")
+        .fetch_all(&server.db.pool)
+        .await
+        .expect("seqs");
+    assert_eq!(seqs.len(), 4);
+    assert!(seqs[3].0 > seqs[2].0, "{seqs:?}");
+    server.stop().await;
+}

@@ -7,41 +7,148 @@
 //! data is a Workflow or a resource event `{"type", "body": <Workflow>}`,
 //! and a CloudEvent whose `data` is a Workflow.
 
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use super::{at, cloud_event, digest, latest, rfc3339, text, AdapterSettings, Keys, Mapped};
+use super::loose::{self, raw_kind, Entries, RawList, Shape, Text};
+use super::{cloud_event, digest, latest, rfc3339, text, AdapterSettings, Keys, Mapped};
 use domain::AppError;
 
 const SOURCE: &str = "adapters/argo-workflows";
 /// Manifests are kept up to 256 KiB (SPEC §4.2.1); a larger spec is left out.
 const MAX_MANIFEST: usize = 256 * 1024;
 
+/// What the adapter reads of a Workflow; the rest is skipped unread.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Workflow<'a> {
+    #[serde(borrow)]
+    kind: Text<'a>,
+    #[serde(borrow)]
+    metadata: Shape<Metadata<'a>>,
+    #[serde(borrow)]
+    spec: Option<&'a RawValue>,
+    #[serde(borrow)]
+    status: Shape<Status<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Metadata<'a> {
+    #[serde(borrow)]
+    name: Text<'a>,
+    #[serde(borrow)]
+    namespace: Text<'a>,
+    #[serde(borrow)]
+    uid: Text<'a>,
+    #[serde(borrow)]
+    generate_name: Text<'a>,
+    #[serde(borrow)]
+    resource_version: Text<'a>,
+    #[serde(borrow)]
+    creation_timestamp: Text<'a>,
+    #[serde(borrow)]
+    labels: Shape<Entries<'a, Text<'a>>>,
+    #[serde(borrow)]
+    annotations: Shape<Entries<'a, Text<'a>>>,
+}
+
+impl Metadata<'_> {
+    /// The label or annotation `key` (`map` is `labels` or `annotations`).
+    fn entry(&self, map: &str, key: &str) -> Option<&str> {
+        let entries = match map {
+            "labels" => &self.labels,
+            _ => &self.annotations,
+        };
+        match entries {
+            Shape::Object(entries) => entries.get(key)?.get(),
+            Shape::Absent | Shape::Other(_) => None,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Status<'a> {
+    #[serde(borrow)]
+    phase: Text<'a>,
+    #[serde(borrow)]
+    message: Text<'a>,
+    #[serde(borrow)]
+    started_at: Text<'a>,
+    #[serde(borrow)]
+    finished_at: Text<'a>,
+    #[serde(borrow)]
+    nodes: Shape<Entries<'a, Shape<Node<'a>>>>,
+    #[serde(borrow)]
+    failures: Option<&'a RawValue>,
+    #[serde(borrow)]
+    duration: Option<&'a RawValue>,
+}
+
+/// A node of `status.nodes`.
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Node<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Text<'a>,
+    #[serde(borrow)]
+    phase: Text<'a>,
+    #[serde(borrow)]
+    display_name: Text<'a>,
+    #[serde(borrow)]
+    name: Text<'a>,
+    #[serde(borrow)]
+    started_at: Text<'a>,
+    #[serde(borrow)]
+    finished_at: Text<'a>,
+    #[serde(borrow)]
+    message: Text<'a>,
+}
+
+/// The members of a body that tell its shape.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    items: RawList<'a>,
+    metadata: Option<serde::de::IgnoredAny>,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+    #[serde(borrow)]
+    body: Option<&'a RawValue>,
+}
+
 /// Maps the body of one request.
-pub fn map(body: &Value, keys: &Keys, settings: &AdapterSettings) -> Result<Mapped, AppError> {
+pub fn map(body: &[u8], keys: &Keys, settings: &AdapterSettings) -> Result<Mapped, AppError> {
+    let body = loose::body(body)?;
     let mut mapped = Mapped::default();
-    for (path, object) in workflows(body, String::new())? {
-        if object
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or("Workflow")
-            != "Workflow"
-        {
+    for (path, raw) in workflows(body, String::new())? {
+        let object: Workflow<'_> = match loose::read::<Shape<Workflow<'_>>>(raw, &path)? {
+            Shape::Object(object) => object,
+            // Not an object: it has no name to go by (refused below).
+            Shape::Absent | Shape::Other(_) => Workflow::default(),
+        };
+        if object.kind.get().unwrap_or("Workflow") != "Workflow" {
             // Understood (a Kubernetes object), but not a Workflow.
             mapped.ignored += 1;
             continue;
         }
-        mapped.events.push(workflow(
-            object,
-            &path,
-            &keys.with_object(object),
-            settings,
-        )?);
+        mapped
+            .events
+            .push(workflow(object, raw, &path, keys, settings)?);
     }
     Ok(mapped)
 }
 
 /// The Workflow objects of a body, with the JSON path each was found at.
-fn workflows(body: &Value, path: String) -> Result<Vec<(String, &Value)>, AppError> {
+fn workflows<'a>(
+    body: &'a RawValue,
+    path: String,
+) -> Result<Vec<(String, &'a RawValue)>, AppError> {
     let join = |name: &str| {
         if path.is_empty() {
             name.to_owned()
@@ -49,31 +156,36 @@ fn workflows(body: &Value, path: String) -> Result<Vec<(String, &Value)>, AppErr
             format!("{path}.{name}")
         }
     };
-    match body {
-        Value::Array(items) => Ok(items
-            .iter()
+    let listed = |items: Vec<&'a RawValue>, base: &str| {
+        items
+            .into_iter()
             .enumerate()
-            .map(|(i, item)| (format!("{path}[{i}]"), item))
-            .collect()),
-        Value::Object(map) => {
-            if let Some(items) = map.get("items").and_then(Value::as_array) {
-                let base = join("items");
-                return Ok(items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| (format!("{base}[{i}]"), item))
-                    .collect());
+            .map(|(i, item)| (format!("{base}[{i}]"), item))
+            .collect()
+    };
+    match raw_kind(body) {
+        "an array" => {
+            let RawList(items) = loose::read(body, &path)?;
+            Ok(listed(items.unwrap_or_default(), &path))
+        }
+        "an object" => {
+            let envelope: Envelope<'a> = loose::read(body, &path)?;
+            if let RawList(Some(items)) = envelope.items {
+                return Ok(listed(items, &join("items")));
             }
-            if map.contains_key("metadata") {
+            if envelope.metadata.is_some() {
                 return Ok(vec![(path, body)]);
             }
-            if let Some(data) = map.get("data") {
+            if let Some(data) = envelope.data {
                 // A CloudEvent (`specversion`) or an Argo Events envelope
                 // (`context`); a resource event source wraps the object in
                 // `body`.
-                if data.get("metadata").is_none() {
-                    if let Some(inner) = data.get("body").filter(|b| b.is_object()) {
-                        return Ok(vec![(join("data.body"), inner)]);
+                if raw_kind(data) == "an object" {
+                    let inner: Envelope<'a> = loose::read(data, &join("data"))?;
+                    if inner.metadata.is_none() {
+                        if let Some(wrapped) = inner.body.filter(|b| raw_kind(b) == "an object") {
+                            return Ok(vec![(join("data.body"), wrapped)]);
+                        }
                     }
                 }
                 return workflows(data, join("data"));
@@ -90,14 +202,15 @@ fn workflows(body: &Value, path: String) -> Result<Vec<(String, &Value)>, AppErr
             } else {
                 path
             },
-            format!("expected a Workflow object, got {}", super::kind_of(other)),
+            format!("expected a Workflow object, got {other}"),
         )),
     }
 }
 
-/// One Workflow as a `workflow.updated` CloudEvent.
+/// One Workflow (`raw`, found at `path`) as a `workflow.updated` CloudEvent.
 fn workflow(
-    wf: &Value,
+    wf: Workflow<'_>,
+    raw: &RawValue,
     path: &str,
     keys: &Keys,
     settings: &AdapterSettings,
@@ -109,9 +222,18 @@ fn workflow(
             format!("{path}.{name}")
         }
     };
-    let name = text(wf, "metadata/name");
-    let namespace = text(wf, "metadata/namespace");
-    let uid = text(wf, "metadata/uid")
+    let metadata = wf.metadata.or_default();
+    let keys = keys.with_metadata(|map, key| metadata.entry(map, key));
+    let status = wf.status.or_default();
+    let spec: Option<Value> = wf
+        .spec
+        .map(|spec| loose::read(spec, &field("spec")))
+        .transpose()?;
+    let name = metadata.name.get();
+    let namespace = metadata.namespace.get();
+    let uid = metadata
+        .uid
+        .get()
         .map(str::to_owned)
         .or_else(|| Some(format!("{}/{}", namespace.unwrap_or("default"), name?)))
         .ok_or_else(|| {
@@ -123,24 +245,28 @@ fn workflow(
     let workflow_name = keys
         .get("workflow")
         .or_else(|| {
-            wf.get("metadata")
-                .and_then(|m| m.get("labels"))
-                .and_then(|l| l.get("workflows.argoproj.io/workflow-template"))
-                .and_then(Value::as_str)
+            metadata
+                .entry("labels", "workflows.argoproj.io/workflow-template")
                 .map(str::to_owned)
         })
-        .or_else(|| text(wf, "spec/workflowTemplateRef/name").map(str::to_owned))
         .or_else(|| {
-            text(wf, "metadata/generateName")
+            spec.as_ref()
+                .and_then(|spec| text(spec, "workflowTemplateRef/name"))
+                .map(str::to_owned)
+        })
+        .or_else(|| {
+            metadata
+                .generate_name
+                .get()
                 .map(|g| g.trim_end_matches('-').to_owned())
                 .filter(|g| !g.is_empty())
         })
         .or_else(|| name.map(str::to_owned))
         .ok_or_else(|| AppError::unprocessable("workflow", "the Workflow has no name to go by"))?;
 
-    let phase = text(wf, "status/phase").unwrap_or("Pending");
-    let message = text(wf, "status/message");
-    let status = match phase {
+    let phase = status.phase.get().unwrap_or("Pending");
+    let message = status.message.get();
+    let run_status = match phase {
         "" | "Pending" => "pending",
         "Running" => "running",
         "Succeeded" => "success",
@@ -158,28 +284,36 @@ fn workflow(
         }
     };
 
-    let finished_at = text(wf, "status/finishedAt")
+    let started_at = status.started_at.get();
+    let finished_at = status
+        .finished_at
+        .get()
         .map(str::to_owned)
-        .or_else(|| exit_handler_finish(wf, status));
-    let mut times: Vec<&str> = text(wf, "status/startedAt")
-        .into_iter()
-        .chain(finished_at.as_deref())
-        .collect();
-    let mut steps = steps(wf, &field)?;
-    for step in &steps {
-        times.extend(step.times());
-    }
-    let time = latest(times)
-        .or_else(|| latest(text(wf, "metadata/creationTimestamp")))
-        .unwrap_or_else(chrono::Utc::now);
-    let id = match text(wf, "metadata/resourceVersion") {
+        .or_else(|| exit_handler_finish(&status, run_status));
+    let mut steps = steps(&status, name, &field)?;
+    let step_times = steps.iter().flat_map(Step::times);
+    let time = latest(
+        started_at
+            .into_iter()
+            .chain(finished_at.as_deref())
+            .chain(step_times),
+    )
+    .or_else(|| latest(metadata.creation_timestamp.get()))
+    .unwrap_or_else(chrono::Utc::now);
+    let id = match metadata.resource_version.get() {
         Some(version) => format!("{uid}/{version}"),
-        None => format!(
-            "{uid}/{}",
-            digest(
-                &serde_json::to_vec(wf.get("status").unwrap_or(&Value::Null)).unwrap_or_default()
+        None => {
+            // No version to go by: the same status posted twice is a
+            // duplicate.
+            let whole: Value = loose::read(raw, path)?;
+            format!(
+                "{uid}/{}",
+                digest(
+                    &serde_json::to_vec(whole.get("status").unwrap_or(&Value::Null))
+                        .unwrap_or_default()
+                )
             )
-        ),
+        }
     };
     let url = match (&settings.argo_workflows_url, name) {
         (Some(base), Some(name)) => Some(format!(
@@ -189,8 +323,8 @@ fn workflow(
         )),
         _ => None,
     };
-    let manifest = wf
-        .get("spec")
+    let manifest = spec
+        .as_ref()
         .and_then(|spec| serde_json::to_string_pretty(spec).ok())
         .filter(|m| m.len() <= MAX_MANIFEST);
     let mut data = json!({
@@ -202,8 +336,8 @@ fn workflow(
             "id": uid,
             "workflow": workflow_name,
             "application": keys.require("application", None)?,
-            "status": status,
-            "started_at": text(wf, "status/startedAt"),
+            "status": run_status,
+            "started_at": started_at,
             "finished_at": finished_at,
             "url": url,
             "manifest": manifest,
@@ -224,12 +358,13 @@ fn workflow(
 /// When a finished Workflow that an exit handler posted ended: its start
 /// plus `status.duration` (`{{workflow.duration}}`, seconds), as it carries
 /// no `finishedAt`.
-fn exit_handler_finish(wf: &Value, status: &str) -> Option<String> {
+fn exit_handler_finish(wf: &Status<'_>, status: &str) -> Option<String> {
     if matches!(status, "pending" | "running") {
         return None;
     }
-    let started = latest(text(wf, "status/startedAt"))?;
-    let seconds = match at(wf, "status/duration")? {
+    let started = latest(wf.started_at.get())?;
+    let duration: Value = serde_json::from_str(wf.duration?.get()).ok()?;
+    let seconds = match duration {
         Value::String(text) => text.trim().parse::<f64>().ok()?,
         other => other.as_f64()?,
     };
@@ -278,47 +413,113 @@ impl Step {
     }
 }
 
+/// What a step is made of: a node of `status.nodes`, or a failed node of
+/// an exit handler's `status.failures`.
+#[derive(Clone, Copy, Default)]
+struct NodeView<'n> {
+    display_name: Option<&'n str>,
+    name: Option<&'n str>,
+    phase: Option<&'n str>,
+    started_at: Option<&'n str>,
+    finished_at: Option<&'n str>,
+    message: Option<&'n str>,
+}
+
+impl<'n> NodeView<'n> {
+    fn of_node(node: &'n Node<'_>) -> NodeView<'n> {
+        NodeView {
+            display_name: node.display_name.get(),
+            name: node.name.get(),
+            phase: node.phase.get(),
+            started_at: node.started_at.get(),
+            finished_at: node.finished_at.get(),
+            message: node.message.get(),
+        }
+    }
+
+    fn of_value(node: &'n Value) -> NodeView<'n> {
+        NodeView {
+            display_name: text(node, "displayName"),
+            name: text(node, "name"),
+            phase: text(node, "phase"),
+            started_at: text(node, "startedAt"),
+            finished_at: text(node, "finishedAt"),
+            message: text(node, "message"),
+        }
+    }
+}
+
+/// Where a step's node is: its id in `status.nodes`, or its index in
+/// `status.failures`.
+#[derive(Clone, Copy)]
+enum At<'n> {
+    Node(&'n str),
+    Failure(usize),
+}
+
+impl At<'_> {
+    /// The node's path under the Workflow.
+    fn path(self) -> String {
+        match self {
+            At::Node(id) => format!("status.nodes.{id}"),
+            At::Failure(i) => format!("status.failures[{i}]"),
+        }
+    }
+}
+
 /// The Workflow's `Pod` and `Suspend` nodes in `startedAt` order (nodes
 /// not started yet last, ties by id); without `status.nodes`, the
 /// `status.failures` an exit handler posts (`exit_handler_failures`).
-fn steps(wf: &Value, field: &dyn Fn(&str) -> String) -> Result<Vec<Step>, AppError> {
-    if let Some(nodes) = at(wf, "status/nodes") {
-        let nodes = super::object(nodes, &field("status.nodes"))?;
-        let mut found: Vec<(String, &Value)> = nodes
-            .iter()
-            .filter(|(_, node)| {
-                matches!(
-                    node.get("type").and_then(Value::as_str),
-                    Some("Pod" | "Suspend")
-                )
-            })
-            .map(|(id, node)| (format!("status.nodes.{id}"), node))
-            .collect();
-        // Each start parsed once: not started yet last, ties by id.
-        found.sort_by_cached_key(|(id, node)| {
-            let started = latest(text(node, "startedAt"));
-            (started.is_none(), started, id.clone())
-        });
-        return named_steps(found, field);
+fn steps(
+    wf: &Status<'_>,
+    workflow: Option<&str>,
+    field: &dyn Fn(&str) -> String,
+) -> Result<Vec<Step>, AppError> {
+    match &wf.nodes {
+        Shape::Object(nodes) => {
+            let mut found: Vec<(At<'_>, NodeView<'_>)> = nodes
+                .0
+                .iter()
+                .filter_map(|(id, node)| match node {
+                    Shape::Object(node) if matches!(node.kind.get(), Some("Pod" | "Suspend")) => {
+                        Some((At::Node(id), NodeView::of_node(node)))
+                    }
+                    _ => None,
+                })
+                .collect();
+            // Each start parsed once: not started yet last, ties by id.
+            found.sort_by_cached_key(|(at, node)| {
+                let started = latest(node.started_at);
+                let id = match at {
+                    At::Node(id) => *id,
+                    At::Failure(_) => "",
+                };
+                (started.is_none(), started, id)
+            });
+            return named_steps(found, field);
+        }
+        Shape::Other(kind) => {
+            return Err(AppError::invalid(
+                field("status.nodes"),
+                format!("expected a JSON object, got {kind}"),
+            ))
+        }
+        Shape::Absent => {}
     }
-    let Some(failures) = at(wf, "status/failures") else {
+    let Some(failures) = wf.failures else {
         return Ok(Vec::new());
     };
-    let failures = exit_handler_failures(failures, &field("status.failures"))?;
-    let workflow = text(wf, "metadata/name");
-    let mut found: Vec<(String, &Value)> = failures
+    let failures: Value = loose::read(failures, &field("status.failures"))?;
+    let failures = exit_handler_failures(&failures, &field("status.failures"))?;
+    let mut found: Vec<(At<'_>, NodeView<'_>)> = failures
         .iter()
         .enumerate()
+        .map(|(i, node)| (At::Failure(i), NodeView::of_value(node)))
         .filter(|(_, node)| !is_parent(node, workflow))
-        .map(|(i, node)| (format!("status.failures[{i}]"), node))
         .collect();
     // Argo lists them from a map, in no order: by end, then name, message.
     found.sort_by_cached_key(|(_, node)| {
-        (
-            latest(text(node, "finishedAt")),
-            text(node, "displayName").map(str::to_owned),
-            text(node, "message").map(str::to_owned),
-        )
+        (latest(node.finished_at), node.display_name, node.message)
     });
     named_steps(found, field)
 }
@@ -357,9 +558,9 @@ fn exit_handler_failures(value: &Value, field: &str) -> Result<Vec<Value>, AppEr
 /// Whether a failed node of `{{workflow.failures}}` only stands for its
 /// children — the workflow itself, a step group `[0]`, a DAG or steps node
 /// or a retry node, whose message points at a child — rather than a step.
-fn is_parent(node: &Value, workflow: Option<&str>) -> bool {
-    let name = text(node, "displayName").unwrap_or_default();
-    let message = text(node, "message").unwrap_or_default();
+fn is_parent(node: &NodeView<'_>, workflow: Option<&str>) -> bool {
+    let name = node.display_name.unwrap_or_default();
+    let message = node.message.unwrap_or_default();
     let group = name
         .strip_prefix('[')
         .and_then(|rest| rest.strip_suffix(']'))
@@ -373,36 +574,39 @@ fn is_parent(node: &Value, workflow: Option<&str>) -> bool {
 /// Steps of `found` nodes, named by `displayName`; a name seen twice (a
 /// retried or looped template) gets ` (2)`, ` (3)`, … so names stay unique.
 fn named_steps(
-    found: Vec<(String, &Value)>,
+    found: Vec<(At<'_>, NodeView<'_>)>,
     field: &dyn Fn(&str) -> String,
 ) -> Result<Vec<Step>, AppError> {
-    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut seen: std::collections::HashMap<Cow<'_, str>, usize> =
+        std::collections::HashMap::with_capacity(found.len());
     let mut steps = Vec::with_capacity(found.len());
-    for (path, node) in found {
-        let base = text(node, "displayName")
-            .or_else(|| text(node, "name"))
-            .or_else(|| path.strip_prefix("status.nodes."))
-            .unwrap_or(&path)
-            .to_owned();
+    for (at, node) in found {
+        let base: Cow<'_, str> = match node.display_name.or(node.name) {
+            Some(name) => Cow::Borrowed(name),
+            None => match at {
+                At::Node(id) => Cow::Borrowed(id),
+                At::Failure(_) => Cow::Owned(at.path()),
+            },
+        };
         let count = seen.entry(base.clone()).or_insert(0);
         *count += 1;
         let name = if *count == 1 {
-            base
+            base.into_owned()
         } else {
             format!("{base} ({count})")
         };
-        let phase = text(node, "phase").unwrap_or("Pending");
+        let phase = node.phase.unwrap_or("Pending");
         let status = match phase {
             "" | "Pending" => "pending",
             "Running" => "running",
             "Succeeded" | "Skipped" | "Omitted" => "success",
             // `argo stop` / `argo terminate` fail the running nodes too.
-            "Failed" if text(node, "message").is_some_and(stopped) => "terminated",
+            "Failed" if node.message.is_some_and(stopped) => "terminated",
             "Failed" => "failed",
             "Error" => "error",
             other => {
                 return Err(AppError::invalid(
-                    field(&format!("{path}.phase")),
+                    field(&format!("{}.phase", at.path())),
                     format!(
                         "unknown node phase {other:?}: expected Pending, Running, Succeeded, \
                          Skipped, Omitted, Failed or Error"
@@ -413,9 +617,9 @@ fn named_steps(
         steps.push(Step {
             name,
             status,
-            started_at: text(node, "startedAt").map(str::to_owned),
-            finished_at: text(node, "finishedAt").map(str::to_owned),
-            message: text(node, "message").map(str::to_owned),
+            started_at: node.started_at.map(str::to_owned),
+            finished_at: node.finished_at.map(str::to_owned),
+            message: node.message.map(str::to_owned),
         });
     }
     Ok(steps)

@@ -56,19 +56,23 @@ impl Keys {
     /// These keys, with the `releases/<key>` labels and annotations of the
     /// Kubernetes object `object` (labels first) under the query's.
     pub fn with_object(&self, object: &Value) -> Keys {
-        let mut found = HashMap::new();
-        for map in ["labels", "annotations"] {
-            let Some(entries) = object
+        self.with_metadata(|map, key| {
+            object
                 .get("metadata")
                 .and_then(|m| m.get(map))
-                .and_then(Value::as_object)
-            else {
-                continue;
-            };
+                .and_then(|entries| entries.get(key))
+                .and_then(Value::as_str)
+        })
+    }
+
+    /// These keys, with the `releases/<key>` labels and annotations that
+    /// `lookup(map, key)` finds (`map` is `labels`, then `annotations`;
+    /// `key` is `releases/<key>`) under the query's.
+    pub fn with_metadata<'v>(&self, lookup: impl Fn(&str, &str) -> Option<&'v str>) -> Keys {
+        let mut found = HashMap::new();
+        for map in ["labels", "annotations"] {
             for key in KEYS {
-                if let Some(value) = entries
-                    .get(&format!("releases/{key}"))
-                    .and_then(Value::as_str)
+                if let Some(value) = lookup(map, &format!("releases/{key}"))
                     .map(str::trim)
                     .filter(|v| !v.is_empty())
                 {

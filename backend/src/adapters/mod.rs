@@ -13,6 +13,7 @@ pub mod argo_workflows;
 pub mod cdevents;
 pub mod github;
 mod keys;
+mod loose;
 
 pub use keys::Keys;
 

@@ -5,6 +5,12 @@ use serde_json::{json, Value};
 
 use super::*;
 
+/// The Argo Workflows adapter on `body` as it would be posted.
+fn argo(body: &Value, keys: &Keys, settings: &AdapterSettings) -> Result<Mapped, AppError> {
+    let bytes = serde_json::to_vec(body).expect("json");
+    argo_workflows::map(&bytes, keys, settings)
+}
+
 fn keys(query: &str) -> Keys {
     Keys::from_query_string(Some(query))
 }
@@ -61,7 +67,7 @@ fn a_workflow_maps_to_one_snapshot_with_its_pods_as_steps() {
         argo_workflows_url: Some("https://argo.example.com/".into()),
         ..AdapterSettings::default()
     };
-    let mapped = argo_workflows::map(
+    let mapped = argo(
         &workflow("Failed", Some("child failed")),
         &keys(KEYS),
         &settings,
@@ -108,7 +114,7 @@ fn a_workflow_maps_to_one_snapshot_with_its_pods_as_steps() {
     // It passes ingest's own validation.
     crate::ingest::parse_event(event, String::new()).expect("a valid event");
 
-    let stopped = argo_workflows::map(
+    let stopped = argo(
         &workflow("Failed", Some("Stopped with strategy 'Stop'")),
         &keys(KEYS),
         &settings,
@@ -319,8 +325,7 @@ fn an_exit_handler_workflow_gives_its_failures_as_steps_and_ends_after_its_durat
          "podName": "p-3", "finishedAt": "2024-05-01T10:01:20Z"}
     ]);
     let keys = keys("product=p&environment=dev&phase=post&application=api");
-    let mapped = argo_workflows::map(&exit_handler(failures), &keys, &AdapterSettings::default())
-        .expect("maps");
+    let mapped = argo(&exit_handler(failures), &keys, &AdapterSettings::default()).expect("maps");
     let data = &mapped.events[0]["data"];
     assert_eq!(data["run"]["status"], "failed");
     assert_eq!(data["run"]["finished_at"], "2024-05-01T10:01:30.250Z");
@@ -353,8 +358,7 @@ fn an_exit_handler_workflow_gives_its_failures_as_steps_and_ends_after_its_durat
         {"displayName": "e2e(1)", "message": "exit code 1", "phase": "Failed"}
     ])
     .to_string());
-    let mapped =
-        argo_workflows::map(&exit_handler(quoted), &keys, &Default::default()).expect("maps");
+    let mapped = argo(&exit_handler(quoted), &keys, &Default::default()).expect("maps");
     assert_eq!(
         mapped.events[0]["data"]["steps"][0]["name"], "e2e(1)",
         "only the failed pod: {}",
@@ -364,21 +368,19 @@ fn an_exit_handler_workflow_gives_its_failures_as_steps_and_ends_after_its_durat
         mapped.events[0]["data"]["steps"].as_array().map(Vec::len),
         Some(1)
     );
-    let mapped = argo_workflows::map(&exit_handler(json!("null")), &keys, &Default::default())
-        .expect("maps");
+    let mapped = argo(&exit_handler(json!("null")), &keys, &Default::default()).expect("maps");
     assert_eq!(mapped.events[0]["data"]["steps"], json!([]));
     crate::ingest::parse_event(&mapped.events[0], String::new()).expect("valid");
 
     // Argo renders no failures as `null`; a running Workflow has no end;
     // not a list, or a duration that is not a number, is named or ignored.
-    let mapped =
-        argo_workflows::map(&exit_handler(Value::Null), &keys, &Default::default()).expect("maps");
+    let mapped = argo(&exit_handler(Value::Null), &keys, &Default::default()).expect("maps");
     assert_eq!(mapped.events[0]["data"]["steps"], json!([]));
     let mut running = exit_handler(Value::Null);
     running["status"]["phase"] = json!("Running");
-    let mapped = argo_workflows::map(&running, &keys, &Default::default()).expect("maps");
+    let mapped = argo(&running, &keys, &Default::default()).expect("maps");
     assert_eq!(mapped.events[0]["data"]["run"]["finished_at"], Value::Null);
-    match argo_workflows::map(&exit_handler(json!("e2e")), &keys, &Default::default()) {
+    match argo(&exit_handler(json!("e2e")), &keys, &Default::default()) {
         Err(AppError::Invalid { field, .. }) => {
             assert_eq!(field.as_deref(), Some("status.failures"))
         }
@@ -386,7 +388,7 @@ fn an_exit_handler_workflow_gives_its_failures_as_steps_and_ends_after_its_durat
     }
     let mut odd = exit_handler(Value::Null);
     odd["status"]["duration"] = json!("{{workflow.duration}}");
-    let mapped = argo_workflows::map(&odd, &keys, &Default::default()).expect("maps");
+    let mapped = argo(&odd, &keys, &Default::default()).expect("maps");
     assert_eq!(mapped.events[0]["data"]["run"]["finished_at"], Value::Null);
 }
 
@@ -427,6 +429,51 @@ fn cdevents_task_runs_are_steps_merged_into_their_pipeline_run() {
     .expect("maps");
     assert_eq!(mapped.events[0]["data"]["steps"][0]["name"], "tr-1");
     assert_eq!(mapped.merges, [(0, crate::ingest::Merge::Step)]);
+}
+
+#[test]
+fn a_workflow_is_read_as_loosely_as_json_and_its_errors_name_the_field() {
+    let keys = keys(KEYS);
+    let settings = AdapterSettings::default();
+    let map = |body: &str| argo_workflows::map(body.as_bytes(), &keys, &settings);
+    // Escaped strings, fields of other types, nodes that are not objects,
+    // members the adapter does not read.
+    let mapped = map(
+        r#"{"metadata": {"name": "a\u0062c", "uid": 7, "labels": ["x"], "extra": {"deep": [1, {"x": null}]}},
+            "status": {"phase": "Running", "startedAt": "2024-05-01T10:00:00Z",
+                       "nodes": {"n1": "not a node", "n2": {"type": "Pod", "displayName": "t\"1", "phase": "Succeeded",
+                                                          "outputs": {"parameters": [{"name": "p", "value": "v"}]}},
+                                 "n3": {"type": 3, "phase": "Failed"}}}}"#,
+    )
+    .expect("maps");
+    let event = &mapped.events[0];
+    let id = event["id"].as_str().unwrap_or_default();
+    let digest = id.strip_prefix("default/abc/").unwrap_or_default();
+    assert_eq!(digest.len(), 64, "no version: the status's digest ({id})");
+    let steps = &event["data"]["steps"];
+    assert_eq!(steps.as_array().map(Vec::len), Some(1), "{steps}");
+    assert_eq!(steps[0]["name"], "t\"1");
+    assert_eq!(event["data"]["run"]["workflow"], "abc");
+    crate::ingest::parse_event(event, String::new()).expect("valid");
+
+    let refused = |body: &str| match map(body) {
+        Err(AppError::Invalid { field, message }) => (field.unwrap_or_default(), message),
+        other => panic!("{body}: {other:?}"),
+    };
+    let (field, message) =
+        refused(r#"{"items": [{"metadata": {"name": "a"}, "status": {"nodes": [1]}}]}"#);
+    assert_eq!(field, "items[0].status.nodes");
+    assert!(message.contains("an array"), "{message}");
+    let (field, _) = refused(r#"[{"metadata": {"name": "a"}}, 3]"#);
+    assert_eq!(field, "[1].metadata");
+    let (field, message) = refused(r#"{"metadata": {"name": "a", "name": "b"}}"#);
+    assert_eq!(field, "(body)");
+    assert!(message.contains("duplicate"), "{message}");
+    let (field, message) = refused("{\"metadata\": ");
+    assert_eq!(field, "");
+    assert!(message.contains("not valid JSON"), "{message}");
+    let (field, _) = refused(r#"{"data": "text"}"#);
+    assert_eq!(field, "data");
 }
 
 mod fuzz {
@@ -492,7 +539,7 @@ mod fuzz {
             github_webhook_secret: None,
         };
         match adapter {
-            "argo-workflows" => argo_workflows::map(body, &keys, &settings),
+            "argo-workflows" => super::argo(body, &keys, &settings),
             "argo-cd" => argo_cd::map(body, &keys, &settings),
             "github" => github::map("workflow_job", "d", body, &keys),
             _ => cdevents::map(body, &keys),
@@ -541,6 +588,27 @@ mod fuzz {
                 for (adapter, _) in payloads() {
                     prop_assert_eq!(answered(adapter, &body), Ok(()));
                 }
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_are_refused_or_mapped_by_the_argo_workflows_reader(
+            bytes in prop::collection::vec(any::<u8>(), 0..256),
+            prefix in 0usize..4,
+        ) {
+            // Also after a start that makes the reader go deeper.
+            let start: &[u8] = [&b""[..], b"{\"items\": [", b"{\"metadata\": {\"name\": \"", b"{\"status\": {\"nodes\": {\"n\": "][prefix];
+            let body = [start, &bytes].concat();
+            let keys = Keys::from_query_string(Some(ALL));
+            match argo_workflows::map(&body, &keys, &AdapterSettings::default()) {
+                Ok(mapped) => {
+                    for event in &mapped.events {
+                        if let Err(e) = parse_event(event, String::new()) {
+                            prop_assert!((400..500).contains(&e.status()), "{}", e);
+                        }
+                    }
+                }
+                Err(e) => prop_assert!((400..500).contains(&e.status()), "{}", e),
             }
         }
 

@@ -29,7 +29,11 @@ fn settings() -> AdapterSettings {
 pub fn through_adapters(event: Value) -> Result<Vec<Value>, AppError> {
     let native = match event["type"].as_str() {
         Some("workflow.updated") if event["data"]["product"] == ARGO_PRODUCT => {
-            argo_workflows::map(&workflow(&event), &Keys::default(), &settings())?
+            argo_workflows::map(
+                &serde_json::to_vec(&workflow(&event)).unwrap_or_default(),
+                &Keys::default(),
+                &settings(),
+            )?
         }
         Some("application.health") => argo_cd::map(
             &json!({"app": application(&event)}),

@@ -52,7 +52,10 @@ pub async fn argo_workflows(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<AdapterOutcome>, AppError> {
-    let (body, keys) = payload(&headers, body, query).await?;
+    // Read as it is, without a JSON tree of it: a list of Workflows is
+    // most of a megabyte of nodes.
+    let body = limited_body(&headers, body).await?;
+    let keys = Keys::from_query_string(query.as_deref());
     let mapped = adapters::argo_workflows::map(&body, &keys, &settings)?;
     adapters::apply(&core, mapped).await.map(Json)
 }

@@ -293,7 +293,7 @@ async fn main() {
         bench.create_releases("argo", 20).await;
         // The same number of objects from one client, then from four at
         // once (an Argo Events sensor's triggers run concurrently).
-        let requests = 20;
+        let requests = 60;
         for (clients, round) in [(1, 0), (4, 1)] {
             let bodies: Vec<Vec<u8>> = (0..requests)
                 .map(|b| {

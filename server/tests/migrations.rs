@@ -35,6 +35,19 @@ fn snapshot(n: usize, run_status: &str, steps: &[&str]) -> Value {
     )
 }
 
+/// Posts `events` as one batch; the answer's status.
+async fn post_batch(server: &TestServer, token: &str, events: Vec<Value>) -> u16 {
+    server
+        .post_events(
+            token,
+            "application/cloudevents-batch+json",
+            &Value::Array(events),
+        )
+        .await
+        .status()
+        .as_u16()
+}
+
 #[tokio::test]
 async fn the_0006_and_0007_backfills_compute_the_columns_ingest_stores() {
     let cases: &[(&str, &[&str])] = &[
@@ -59,14 +72,11 @@ async fn the_0006_and_0007_backfills_compute_the_columns_ingest_stores() {
                 .enumerate()
                 .map(|(n, (run, steps))| snapshot(n, run, steps)),
         );
-        let response = server
-            .post_events(
-                &token,
-                "application/cloudevents-batch+json",
-                &Value::Array(events),
-            )
-            .await;
-        assert_eq!(response.status(), 200, "{backend:?}");
+        assert_eq!(
+            post_batch(&server, &token, events).await,
+            200,
+            "{backend:?}"
+        );
 
         let stored = || async {
             sqlx::query_as::<_, (String, Option<String>, i64)>(
@@ -142,14 +152,7 @@ async fn the_0011_rebuild_keeps_every_run_and_stores_the_large_columns_last() {
     let token = server.token(Role::Ingest).await;
     let mut events = vec![created("c1", "shop", "r1", "abc123", "Change", 0)];
     events.extend((0..3).map(|n| snapshot(n, "running", &["success", "failed"])));
-    let response = server
-        .post_events(
-            &token,
-            "application/cloudevents-batch+json",
-            &Value::Array(events),
-        )
-        .await;
-    assert_eq!(response.status(), 200);
+    assert_eq!(post_batch(&server, &token, events).await, 200);
     let columns = || async {
         sqlx::query_as::<_, (String,)>("SELECT name FROM pragma_table_info('runs') ORDER BY cid")
             .fetch_all(&server.db.pool)
@@ -200,14 +203,10 @@ async fn the_0011_rebuild_keeps_every_run_and_stores_the_large_columns_last() {
         server.get_json("/api/v1/products/shop/releases/1").await.1,
         release
     );
-    let response = server
-        .post_events(
-            &token,
-            "application/cloudevents-batch+json",
-            &json!([snapshot(7, "running", &["running"])]),
-        )
-        .await;
-    assert_eq!(response.status(), 200);
+    assert_eq!(
+        post_batch(&server, &token, vec![snapshot(7, "running", &["running"])]).await,
+        200
+    );
     let seqs = sqlx::query_as::<_, (i64,)>("SELECT seq FROM runs ORDER BY seq")
         .fetch_all(&server.db.pool)
         .await

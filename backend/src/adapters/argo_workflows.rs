@@ -477,25 +477,25 @@ fn steps(
 ) -> Result<Vec<Step>, AppError> {
     match &wf.nodes {
         Shape::Object(nodes) => {
-            let mut found: Vec<(At<'_>, NodeView<'_>)> = nodes
+            let mut found: Vec<(&str, NodeView<'_>)> = nodes
                 .0
                 .iter()
                 .filter_map(|(id, node)| match node {
                     Shape::Object(node) if matches!(node.kind.get(), Some("Pod" | "Suspend")) => {
-                        Some((At::Node(id), NodeView::of_node(node)))
+                        Some((id.as_ref(), NodeView::of_node(node)))
                     }
                     _ => None,
                 })
                 .collect();
             // Each start parsed once: not started yet last, ties by id.
-            found.sort_by_cached_key(|(at, node)| {
+            found.sort_by_cached_key(|(id, node)| {
                 let started = latest(node.started_at);
-                let id = match at {
-                    At::Node(id) => *id,
-                    At::Failure(_) => "",
-                };
-                (started.is_none(), started, id)
+                (started.is_none(), started, *id)
             });
+            let found = found
+                .into_iter()
+                .map(|(id, node)| (At::Node(id), node))
+                .collect();
             return named_steps(found, field);
         }
         Shape::Other(kind) => {

@@ -1,6 +1,6 @@
 //! One CloudEvent: the envelope, then the `data` of each event type.
 
-use serde_json::Value;
+use serde_json_borrow::Value as Json;
 
 use super::fields::{indexed, name_item, object, Obj, MAX_COMMIT_MESSAGE, MAX_MANIFEST, MAX_NAME};
 use super::{
@@ -34,7 +34,12 @@ const HEALTHS: &str = "healthy, progressing, degraded, suspended, missing, unkno
 
 /// Validates one structured-mode event found at `path` (`events[3]`, or
 /// empty for a single event).
-pub fn parse_event(value: &Value, path: String) -> Result<Event, AppError> {
+pub fn parse_event(value: &serde_json::Value, path: String) -> Result<Event, AppError> {
+    read_event(&Json::from(value), path)
+}
+
+/// `parse_event` of an event read from a request body.
+pub(super) fn read_event(value: &Json<'_>, path: String) -> Result<Event, AppError> {
     let envelope = object(value, path.clone())?;
     let specversion = envelope.text("specversion")?;
     if specversion != "1.0" {
@@ -141,8 +146,8 @@ fn release_created(data: &Obj<'_>) -> Result<ReleaseCreated, AppError> {
 
 /// A promotion flow as `release.created` and `PUT …/flow` carry it, found
 /// at `path` (empty for a whole body), with the limits of SPEC §4.2.1.
-pub fn parse_flow(value: &Value, path: String) -> Result<Flow, AppError> {
-    flow(&object(value, path)?)
+pub fn parse_flow(value: &serde_json::Value, path: String) -> Result<Flow, AppError> {
+    flow(&object(&Json::from(value), path)?)
 }
 
 fn flow(flow: &Obj<'_>) -> Result<Flow, AppError> {

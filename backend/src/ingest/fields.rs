@@ -1,9 +1,13 @@
 //! Reading a JSON object field by field while tracking the JSON path, so
 //! every validation error names exactly what is wrong
 //! (`events[3].data.run.status`).
+//!
+//! The JSON is a tree borrowed from the request body
+//! (`serde_json_borrow`): strings without escapes are not copied until a
+//! field is taken, and an object is a list of members rather than a map.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use serde_json_borrow::{ObjectAsVec, Value};
 
 use domain::AppError;
 
@@ -22,7 +26,7 @@ pub const MAX_URL: usize = 2048;
 /// A JSON object and the path that leads to it (`""` for the root).
 #[derive(Clone)]
 pub struct Obj<'a> {
-    map: &'a Map<String, Value>,
+    map: &'a ObjectAsVec<'a>,
     path: String,
 }
 
@@ -36,7 +40,7 @@ pub fn join(path: &str, name: &str) -> String {
 }
 
 /// `value` as an object, or an error blaming `path`.
-pub fn object(value: &Value, path: String) -> Result<Obj<'_>, AppError> {
+pub fn object<'a>(value: &'a Value<'a>, path: String) -> Result<Obj<'a>, AppError> {
     match value {
         Value::Object(map) => Ok(Obj { map, path }),
         other => Err(AppError::invalid(
@@ -56,14 +60,26 @@ fn blame(path: &str) -> String {
 }
 
 /// A short name of a JSON value's type, for messages.
-pub fn kind(value: &Value) -> &'static str {
+pub fn kind(value: &Value<'_>) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
         Value::Number(_) => "a number",
-        Value::String(_) => "a string",
+        Value::Str(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+/// `kind` of a `serde_json::Value` (what the adapters build).
+pub fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
     }
 }
 
@@ -73,16 +89,23 @@ impl<'a> Obj<'a> {
         join(&self.path, name)
     }
 
-    /// The field, `None` when absent or null.
-    pub fn get(&self, name: &str) -> Option<&'a Value> {
-        self.map.get(name).filter(|v| !v.is_null())
+    /// The field, `None` when absent or null. Of a member named twice,
+    /// the last counts (as `serde_json` reads an object).
+    pub fn get(&self, name: &str) -> Option<&'a Value<'a>> {
+        self.map
+            .as_vec()
+            .iter()
+            .rev()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value)
+            .filter(|v| !v.is_null())
     }
 
     fn missing(&self, name: &str) -> AppError {
         AppError::invalid(self.path(name), format!("`{name}` is required"))
     }
 
-    fn wrong(&self, name: &str, expected: &str, got: &Value) -> AppError {
+    fn wrong(&self, name: &str, expected: &str, got: &Value<'_>) -> AppError {
         AppError::invalid(
             self.path(name),
             format!("`{name}` must be {expected}, got {}", kind(got)),
@@ -108,9 +131,14 @@ impl<'a> Obj<'a> {
     /// An optional string of at most `max` bytes, without NUL (which no
     /// database stores the same way).
     pub fn opt_text_of(&self, name: &str, max: usize) -> Result<Option<String>, AppError> {
+        Ok(self.opt_str(name, max)?.map(str::to_owned))
+    }
+
+    /// `opt_text_of`, borrowed from the JSON.
+    fn opt_str(&self, name: &str, max: usize) -> Result<Option<&'a str>, AppError> {
         let value = match self.get(name) {
             None => return Ok(None),
-            Some(Value::String(s)) => s,
+            Some(Value::Str(s)) => s,
             Some(other) => return Err(self.wrong(name, "a string", other)),
         };
         if value.contains('\0') {
@@ -125,7 +153,7 @@ impl<'a> Obj<'a> {
                 format!("`{name}` is longer than {max} bytes"),
             ));
         }
-        Ok(Some(value.clone()))
+        Ok(Some(value.as_ref()))
     }
 
     /// An optional absolute `http` or `https` URL (anything else — a
@@ -166,9 +194,9 @@ impl<'a> Obj<'a> {
 
     /// An optional RFC 3339 timestamp.
     pub fn opt_time(&self, name: &str) -> Result<Option<DateTime<Utc>>, AppError> {
-        self.opt_text(name)?
+        self.opt_str(name, MAX_TEXT)?
             .map(|s| {
-                DateTime::parse_from_rfc3339(&s)
+                DateTime::parse_from_rfc3339(s)
                     .map(|t| t.with_timezone(&Utc))
                     .map_err(|e| {
                         AppError::invalid(
@@ -224,7 +252,7 @@ impl<'a> Obj<'a> {
     }
 
     /// An optional array (absent or null is empty).
-    pub fn array(&self, name: &str) -> Result<&'a [Value], AppError> {
+    pub fn array(&self, name: &str) -> Result<&'a [Value<'a>], AppError> {
         match self.get(name) {
             None => Ok(&[]),
             Some(Value::Array(items)) => Ok(items),
@@ -240,8 +268,10 @@ impl<'a> Obj<'a> {
         parse: impl Fn(&str) -> Option<T>,
         accepted: &str,
     ) -> Result<T, AppError> {
-        let value = self.text(name)?;
-        parse(&value).ok_or_else(|| {
+        let value = self
+            .opt_str(name, MAX_TEXT)?
+            .ok_or_else(|| self.missing(name))?;
+        parse(value).ok_or_else(|| {
             AppError::invalid(
                 self.path(name),
                 format!("unknown {name} {value:?}: expected one of {accepted}"),
@@ -251,7 +281,10 @@ impl<'a> Obj<'a> {
 }
 
 /// Each element of `items` with its path `base[i]`.
-pub fn indexed<'v>(base: &str, items: &'v [Value]) -> impl Iterator<Item = (String, &'v Value)> {
+pub fn indexed<'v>(
+    base: &str,
+    items: &'v [Value<'v>],
+) -> impl Iterator<Item = (String, &'v Value<'v>)> {
     let base = base.to_owned();
     items
         .iter()
@@ -275,10 +308,10 @@ fn check_name(value: &str) -> Result<(), String> {
 }
 
 /// `value` as a name (an element of a string array).
-pub fn name_item(value: &Value, path: &str) -> Result<String, AppError> {
+pub fn name_item(value: &Value<'_>, path: &str) -> Result<String, AppError> {
     match value {
-        Value::String(s) => match check_name(s) {
-            Ok(()) => Ok(s.clone()),
+        Value::Str(s) => match check_name(s) {
+            Ok(()) => Ok(s.as_ref().to_owned()),
             Err(problem) => Err(AppError::invalid(path, format!("the name {problem}"))),
         },
         other => Err(AppError::invalid(

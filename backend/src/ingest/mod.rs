@@ -12,7 +12,7 @@ mod merge;
 
 use domain::AppError;
 use http::{header, HeaderMap};
-use serde_json::Value;
+use serde_json_borrow::Value as Json;
 
 pub use domain::ingest::{
     ApplicationHealth, Command, EnvironmentPromoted, Event, GitFailed, ReleaseCreated, RunSnapshot,
@@ -22,7 +22,7 @@ pub use domain::ingest::{
 pub use apply::{apply_events, apply_merging};
 pub use domain::ingest::IngestOutcome;
 pub use events::{check_product_slug, parse_event, parse_flow, MAX_LOG_BYTES};
-pub use fields::kind as json_kind;
+pub use fields::json_kind;
 pub use merge::Merge;
 
 /// Largest accepted request body (413 beyond).
@@ -56,9 +56,9 @@ pub fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Event>, App
     {
         return Err(unsupported(&content_type));
     }
-    let value = json(body)?;
+    let value: Json<'_> = serde_json::from_slice(body).map_err(not_json)?;
     match value {
-        Value::Array(items) => {
+        Json::Array(items) => {
             if items.len() > MAX_EVENTS {
                 return Err(AppError::PayloadTooLarge {
                     message: format!(
@@ -70,10 +70,12 @@ pub fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Event>, App
             items
                 .iter()
                 .enumerate()
-                .map(|(i, item)| parse_event(item, format!("events[{i}]")))
+                .map(|(i, item)| events::read_event(item, format!("events[{i}]")))
                 .collect()
         }
-        Value::Object(_) if !batch_type => parse_event(&value, String::new()).map(|e| vec![e]),
+        Json::Object(_) if !batch_type => {
+            events::read_event(&value, String::new()).map(|e| vec![e])
+        }
         other => Err(AppError::invalid(
             "(body)",
             format!(
@@ -100,11 +102,15 @@ fn unsupported(content_type: &str) -> AppError {
 }
 
 /// The body as JSON, or 400 saying why.
-pub fn json(body: &[u8]) -> Result<Value, AppError> {
-    serde_json::from_slice(body).map_err(|e| AppError::Invalid {
+pub fn json(body: &[u8]) -> Result<serde_json::Value, AppError> {
+    serde_json::from_slice(body).map_err(not_json)
+}
+
+fn not_json(e: serde_json::Error) -> AppError {
+    AppError::Invalid {
         field: None,
         message: format!("the body is not valid JSON: {e}"),
-    })
+    }
 }
 
 /// Binary mode: the envelope in `ce-*` headers, `data` as the JSON body.
@@ -121,11 +127,14 @@ fn parse_binary(headers: &HeaderMap, content_type: &str, body: &[u8]) -> Result<
                     "the header is not visible ASCII text",
                 )
             })?;
-            envelope.insert(attribute.to_owned(), Value::String(value.to_owned()));
+            envelope.insert(
+                attribute.to_owned(),
+                serde_json::Value::String(value.to_owned()),
+            );
         }
     }
     envelope.insert("data".to_owned(), json(body)?);
-    parse_event(&Value::Object(envelope), String::new())
+    parse_event(&serde_json::Value::Object(envelope), String::new())
 }
 
 #[cfg(test)]

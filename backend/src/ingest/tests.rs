@@ -75,6 +75,27 @@ fn single_event_and_batch_parse_into_commands() {
     assert_eq!(update.steps[0].status, RunStatus::Success);
 }
 
+/// The body is read into a tree that borrows its strings: escapes (in
+/// values and in member names) still read as JSON says, and of a member
+/// named twice the last counts, as before.
+#[test]
+fn escapes_and_repeated_members_read_as_json_says() {
+    let body = br#"{"specversion": "1.0", "id": "e\u0031", "source": "a\/b", "type": "git.failed",
+        "time": "2024-05-01T10:00:00Z",
+        "data": {"product": "checkout", "release": "r1", "environment": "dev",
+                 "operation": "push", "operation": "pull", "message": "line\nnext \"quoted\" \u00e9",
+                 "re\u0070o": "escaped member name"}}"#;
+    let events = parse_request(&headers("application/cloudevents+json"), body).expect("valid");
+    assert_eq!(events[0].id, "e1");
+    assert_eq!(events[0].source, "a/b");
+    let Command::GitFailed(failed) = &events[0].command else {
+        panic!("not a git failure: {:?}", events[0].command);
+    };
+    assert_eq!(failed.operation, "pull", "the last of a repeated member counts");
+    assert_eq!(failed.message, "line\nnext \"quoted\" \u{e9}");
+    assert_eq!(failed.repo.as_deref(), Some("escaped member name"));
+}
+
 #[test]
 fn errors_name_the_json_path() {
     let mut bad = updated();

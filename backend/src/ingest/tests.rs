@@ -91,7 +91,10 @@ fn escapes_and_repeated_members_read_as_json_says() {
     let Command::GitFailed(failed) = &events[0].command else {
         panic!("not a git failure: {:?}", events[0].command);
     };
-    assert_eq!(failed.operation, "pull", "the last of a repeated member counts");
+    assert_eq!(
+        failed.operation, "pull",
+        "the last of a repeated member counts"
+    );
     assert_eq!(failed.message, "line\nnext \"quoted\" \u{e9}");
     assert_eq!(failed.repo.as_deref(), Some("escaped member name"));
 }

@@ -235,10 +235,7 @@ pub fn raw_kind(raw: &RawValue) -> &'static str {
 
 /// A request body as raw JSON, or 400 saying why it is not JSON.
 pub fn body(bytes: &[u8]) -> Result<&RawValue, AppError> {
-    serde_json::from_slice(bytes).map_err(|e| AppError::Invalid {
-        field: None,
-        message: format!("the body is not valid JSON: {e}"),
-    })
+    crate::ingest::json(bytes)
 }
 
 /// `raw` (valid JSON, found at `path`) read as `T`, or 400 blaming `path`

@@ -56,7 +56,7 @@ pub fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Event>, App
     {
         return Err(unsupported(&content_type));
     }
-    let value: Json<'_> = serde_json::from_slice(body).map_err(not_json)?;
+    let value: Json<'_> = json(body)?;
     match value {
         Json::Array(items) => {
             if items.len() > MAX_EVENTS {
@@ -101,16 +101,13 @@ fn unsupported(content_type: &str) -> AppError {
     )
 }
 
-/// The body as JSON, or 400 saying why.
-pub fn json(body: &[u8]) -> Result<serde_json::Value, AppError> {
-    serde_json::from_slice(body).map_err(not_json)
-}
-
-fn not_json(e: serde_json::Error) -> AppError {
-    AppError::Invalid {
+/// The body read as JSON into `T` (a `serde_json::Value`, a borrowed
+/// tree, raw JSON), or 400 saying why it is not JSON.
+pub fn json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, AppError> {
+    serde_json::from_slice(body).map_err(|e| AppError::Invalid {
         field: None,
         message: format!("the body is not valid JSON: {e}"),
-    }
+    })
 }
 
 /// Binary mode: the envelope in `ce-*` headers, `data` as the JSON body.
@@ -118,7 +115,7 @@ fn parse_binary(headers: &HeaderMap, content_type: &str, body: &[u8]) -> Result<
     if content_type != "application/json" && !content_type.ends_with("+json") {
         return Err(unsupported(content_type));
     }
-    let mut envelope = serde_json::Map::new();
+    let mut envelope = Vec::with_capacity(6);
     for attribute in ["specversion", "id", "source", "type", "time"] {
         if let Some(value) = headers.get(format!("ce-{attribute}")) {
             let value = value.to_str().map_err(|_| {
@@ -127,14 +124,11 @@ fn parse_binary(headers: &HeaderMap, content_type: &str, body: &[u8]) -> Result<
                     "the header is not visible ASCII text",
                 )
             })?;
-            envelope.insert(
-                attribute.to_owned(),
-                serde_json::Value::String(value.to_owned()),
-            );
+            envelope.push((attribute, Json::Str(value.into())));
         }
     }
-    envelope.insert("data".to_owned(), json(body)?);
-    parse_event(&serde_json::Value::Object(envelope), String::new())
+    envelope.push(("data", json(body)?));
+    events::read_event(&Json::Object(envelope.into()), String::new())
 }
 
 #[cfg(test)]

@@ -109,11 +109,7 @@ pub async fn put_flow(
     body: axum::body::Bytes,
 ) -> Result<Json<domain::Flow>, AppError> {
     backend::ingest::check_product_slug(&product, "product")?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| AppError::Invalid {
-            field: None,
-            message: format!("the body is not valid JSON: {e}"),
-        })?;
+    let value: serde_json::Value = backend::ingest::json(&body)?;
     let flow = backend::ingest::parse_flow(&value, String::new())?;
     settings::set_flow(&core, &product, &flow).await?;
     Ok(Json(flow))

@@ -72,8 +72,12 @@ test.describe("with JavaScript", () => {
 test.describe("static assets", () => {
   test("the wasm is served precompressed with long-lived cache headers", async ({ page, request }) => {
     await page.goto("/");
-    const wasmHref = await page.locator('link[rel="preload"][href$=".wasm"]').getAttribute("href");
-    expect(wasmHref).toBeTruthy();
+    await new Shell(page).waitForHydration();
+    // The WebAssembly the page loaded to hydrate.
+    const wasmHref = await page.evaluate(() =>
+      performance.getEntriesByType("resource").map((e) => new URL(e.name).pathname).find((p) => p.endsWith(".wasm")),
+    );
+    expect(wasmHref).toMatch(/^\/pkg\/.+\.wasm$/);
     for (const encoding of ["br", "gzip"]) {
       // Precompression runs in the background at start-up.
       await expect

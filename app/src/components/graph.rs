@@ -317,9 +317,7 @@ fn GraphNode(
                     </text>
                 })}
                 <svg class=move || format!("status-icon status--{}", key()) x={x + 16.0} y={y + 33.0}
-                    width="16" height="16" viewBox="0 0 16 16">
-                    {move || glyph(key())}
-                </svg>
+                    width="16" height="16" viewBox="0 0 16 16" inner_html=move || glyph(key())></svg>
                 <text class=move || format!("node__status status--{}", key()) x={x + 38.0} y={y + 46.0}>
                     {word}
                 </text>

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use domain::{EnvStatus, ErrorKind, FailReason, Health, ReleaseStatus, RunStatus};
+use domain::{EnvStatus, EnvSummary, ErrorKind, FailReason, Health, ReleaseStatus, RunStatus};
 
 /// Anything shown with the status vocabulary: its canonical lowercase name
 /// (also the CSS modifier and `data-status` value) and its word.
@@ -78,62 +78,74 @@ pub fn reason_text(reason: FailReason) -> &'static str {
     }
 }
 
-/// The shapes of a status icon in a 16×16 box, stroked with `currentColor`.
-pub fn glyph(key: &str) -> AnyView {
+/// The shapes of a status icon in a 16×16 box, stroked with `currentColor`,
+/// as SVG markup. The icons are set as the `<svg>`'s inner HTML: one element
+/// to create or hydrate instead of its shapes (a Releases table holds
+/// hundreds of icons), and the markup is ours, never an engine's text.
+pub fn glyph(key: &str) -> &'static str {
     match key {
-        "success" | "successful" | "healthy" => view! {
-            <circle cx="8" cy="8" r="6.5" fill="none" stroke="currentColor" stroke-width="1.6" />
-            <path d="M5 8.3l2 2 4-4.3" fill="none" stroke="currentColor" stroke-width="1.8"
-                stroke-linecap="round" stroke-linejoin="round" />
-        }
-        .into_any(),
-        "failed" => view! {
-            <circle cx="8" cy="8" r="6.5" fill="currentColor" />
-            <path d="M5.6 5.6l4.8 4.8M10.4 5.6l-4.8 4.8" class="ko" stroke="#fff"
-                stroke-width="1.8" stroke-linecap="round" />
-        }
-        .into_any(),
-        "error" | "degraded" => view! {
-            <path d="M8 1.6L15 14H1z" fill="currentColor" stroke="currentColor" stroke-width="1"
-                stroke-linejoin="round" />
-            <path d="M8 6v3.6" class="ko" stroke="#fff" stroke-width="1.8" stroke-linecap="round" />
-            <circle cx="8" cy="11.8" r="1" class="ko-fill" fill="#fff" />
-        }
-        .into_any(),
-        "running" | "progressing" => view! {
-            <circle cx="8" cy="8" r="6.5" fill="none" stroke="currentColor" stroke-width="1.6"
-                opacity="0.3" />
-            <path class="spin" d="M8 1.5a6.5 6.5 0 0 1 6.5 6.5" fill="none" stroke="currentColor"
-                stroke-width="1.8" stroke-linecap="round" />
-            <circle cx="8" cy="8" r="2" fill="currentColor" />
-        }
-        .into_any(),
-        "pending" => view! {
-            <circle cx="8" cy="8" r="6.5" fill="none" stroke="currentColor" stroke-width="1.6"
-                stroke-dasharray="2.6 1.9" />
-            <path d="M8 4.8V8l2.2 1.4" fill="none" stroke="currentColor" stroke-width="1.5"
-                stroke-linecap="round" />
-        }
-        .into_any(),
-        "terminated" => view! {
-            <circle cx="8" cy="8" r="6.5" fill="none" stroke="currentColor" stroke-width="1.6" />
-            <rect x="5.4" y="5.4" width="5.2" height="5.2" rx="0.8" fill="currentColor" />
-        }
-        .into_any(),
-        "suspended" => view! {
-            <circle cx="8" cy="8" r="6.5" fill="none" stroke="currentColor" stroke-width="1.6" />
-            <path d="M6.4 5.4v5.2M9.6 5.4v5.2" stroke="currentColor" stroke-width="1.8"
-                stroke-linecap="round" />
-        }
-        .into_any(),
-        _ => view! {
-            <circle cx="8" cy="8" r="6.5" fill="none" stroke="currentColor" stroke-width="1.6" />
-            <path d="M6.1 6.3a1.9 1.9 0 1 1 2.7 1.7c-.5.3-.8.6-.8 1.2v.3" fill="none"
-                stroke="currentColor" stroke-width="1.5" stroke-linecap="round" />
-            <circle cx="8" cy="11.7" r="0.9" fill="currentColor" />
-        }
-        .into_any(),
+        "success" | "successful" | "healthy" => concat!(
+            r#"<circle cx="8" cy="8" r="6.5" fill="none" stroke="currentColor" stroke-width="1.6"/>"#,
+            r#"<path d="M5 8.3l2 2 4-4.3" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round"/>"#,
+        ),
+        "failed" => concat!(
+            r#"<circle cx="8" cy="8" r="6.5" fill="currentColor"/>"#,
+            r##"<path d="M5.6 5.6l4.8 4.8M10.4 5.6l-4.8 4.8" class="ko" stroke="#fff" stroke-width="1.8" stroke-linecap="round"/>"##,
+        ),
+        "error" | "degraded" => concat!(
+            r#"<path d="M8 1.6L15 14H1z" fill="currentColor" stroke="currentColor" stroke-width="1" stroke-linejoin="round"/>"#,
+            r##"<path d="M8 6v3.6" class="ko" stroke="#fff" stroke-width="1.8" stroke-linecap="round"/>"##,
+            r##"<circle cx="8" cy="11.8" r="1" class="ko-fill" fill="#fff"/>"##,
+        ),
+        "running" | "progressing" => concat!(
+            r#"<circle cx="8" cy="8" r="6.5" fill="none" stroke="currentColor" stroke-width="1.6" opacity="0.3"/>"#,
+            r#"<path class="spin" d="M8 1.5a6.5 6.5 0 0 1 6.5 6.5" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round"/>"#,
+            r#"<circle cx="8" cy="8" r="2" fill="currentColor"/>"#,
+        ),
+        "pending" => concat!(
+            r#"<circle cx="8" cy="8" r="6.5" fill="none" stroke="currentColor" stroke-width="1.6" stroke-dasharray="2.6 1.9"/>"#,
+            r#"<path d="M8 4.8V8l2.2 1.4" fill="none" stroke="currentColor" stroke-width="1.5" stroke-linecap="round"/>"#,
+        ),
+        "terminated" => concat!(
+            r#"<circle cx="8" cy="8" r="6.5" fill="none" stroke="currentColor" stroke-width="1.6"/>"#,
+            r#"<rect x="5.4" y="5.4" width="5.2" height="5.2" rx="0.8" fill="currentColor"/>"#,
+        ),
+        "suspended" => concat!(
+            r#"<circle cx="8" cy="8" r="6.5" fill="none" stroke="currentColor" stroke-width="1.6"/>"#,
+            r#"<path d="M6.4 5.4v5.2M9.6 5.4v5.2" stroke="currentColor" stroke-width="1.8" stroke-linecap="round"/>"#,
+        ),
+        _ => concat!(
+            r#"<circle cx="8" cy="8" r="6.5" fill="none" stroke="currentColor" stroke-width="1.6"/>"#,
+            r#"<path d="M6.1 6.3a1.9 1.9 0 1 1 2.7 1.7c-.5.3-.8.6-.8 1.2v.3" fill="none" stroke="currentColor" stroke-width="1.5" stroke-linecap="round"/>"#,
+            r#"<circle cx="8" cy="11.7" r="0.9" fill="currentColor"/>"#,
+        ),
     }
+}
+
+/// The items of a Releases-table row's environment list: per environment
+/// its status icon, with its name and status as tooltip and as hidden text.
+/// A page holds fifty rows of up to a dozen environments, so each item is
+/// one element: the stylesheet draws its icon (the shapes of [`glyph`], as
+/// a mask over the status colour), and the row sets the list as its inner
+/// HTML — one node to hydrate and to update instead of a dozen components.
+/// The names come from engines: every one is escaped, in attributes and text.
+pub fn env_dots_markup(environments: &[EnvSummary]) -> String {
+    use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
+    use std::fmt::Write;
+    let mut out = String::with_capacity(environments.len() * 120);
+    for env in environments {
+        let status = env.status.as_str();
+        let label = format!("{}: {status}", env.name);
+        // Writing to a String cannot fail.
+        let _ = write!(
+            out,
+            r#"<li title="{}" data-env="{}" data-status="{status}"><span class="visually-hidden">{}</span></li>"#,
+            attr(&label),
+            attr(&env.name),
+            text(&label),
+        );
+    }
+    out
 }
 
 /// A decorative status icon (the word next to it is what assistive
@@ -147,9 +159,8 @@ pub fn StatusIcon(#[prop(into)] status: String, #[prop(default = 16)] size: u32)
             width=size
             height=size
             aria-hidden="true"
-        >
-            {glyph(&status)}
-        </svg>
+            inner_html=glyph(&status)
+        ></svg>
     }
 }
 
@@ -182,33 +193,26 @@ pub fn StatusBadge<S: StatusWord + Send + Sync + 'static>(
 #[component]
 pub fn ErrorKindIcon(kind: ErrorKind) -> impl IntoView {
     let shapes = match kind {
-        ErrorKind::Workflow => view! {
-            <circle cx="3.5" cy="8" r="2" fill="none" stroke="currentColor" stroke-width="1.5" />
-            <circle cx="12.5" cy="3.5" r="2" fill="none" stroke="currentColor" stroke-width="1.5" />
-            <circle cx="12.5" cy="12.5" r="2" fill="none" stroke="currentColor" stroke-width="1.5" />
-            <path d="M5.5 8C8 8 8 3.5 10.5 3.5M5.5 8C8 8 8 12.5 10.5 12.5" fill="none"
-                stroke="currentColor" stroke-width="1.5" />
-        }
-        .into_any(),
-        ErrorKind::Application => view! {
-            <rect x="2" y="3" width="12" height="10" rx="1.5" fill="none" stroke="currentColor"
-                stroke-width="1.5" />
-            <path d="M2 6h12" stroke="currentColor" stroke-width="1.5" />
-        }
-        .into_any(),
-        ErrorKind::Git => view! {
-            <circle cx="4.5" cy="3.5" r="1.8" fill="none" stroke="currentColor" stroke-width="1.5" />
-            <circle cx="4.5" cy="12.5" r="1.8" fill="none" stroke="currentColor" stroke-width="1.5" />
-            <circle cx="11.5" cy="5.5" r="1.8" fill="none" stroke="currentColor" stroke-width="1.5" />
-            <path d="M4.5 5.3v5.4M11.5 7.3c0 2.5-7 1.5-7 3.4" fill="none" stroke="currentColor"
-                stroke-width="1.5" />
-        }
-        .into_any(),
+        ErrorKind::Workflow => concat!(
+            r#"<circle cx="3.5" cy="8" r="2" fill="none" stroke="currentColor" stroke-width="1.5"/>"#,
+            r#"<circle cx="12.5" cy="3.5" r="2" fill="none" stroke="currentColor" stroke-width="1.5"/>"#,
+            r#"<circle cx="12.5" cy="12.5" r="2" fill="none" stroke="currentColor" stroke-width="1.5"/>"#,
+            r#"<path d="M5.5 8C8 8 8 3.5 10.5 3.5M5.5 8C8 8 8 12.5 10.5 12.5" fill="none" stroke="currentColor" stroke-width="1.5"/>"#,
+        ),
+        ErrorKind::Application => concat!(
+            r#"<rect x="2" y="3" width="12" height="10" rx="1.5" fill="none" stroke="currentColor" stroke-width="1.5"/>"#,
+            r#"<path d="M2 6h12" stroke="currentColor" stroke-width="1.5"/>"#,
+        ),
+        ErrorKind::Git => concat!(
+            r#"<circle cx="4.5" cy="3.5" r="1.8" fill="none" stroke="currentColor" stroke-width="1.5"/>"#,
+            r#"<circle cx="4.5" cy="12.5" r="1.8" fill="none" stroke="currentColor" stroke-width="1.5"/>"#,
+            r#"<circle cx="11.5" cy="5.5" r="1.8" fill="none" stroke="currentColor" stroke-width="1.5"/>"#,
+            r#"<path d="M4.5 5.3v5.4M11.5 7.3c0 2.5-7 1.5-7 3.4" fill="none" stroke="currentColor" stroke-width="1.5"/>"#,
+        ),
     };
     view! {
-        <svg class="icon kind-icon" viewBox="0 0 16 16" width="16" height="16" aria-hidden="true">
-            {shapes}
-        </svg>
+        <svg class="icon kind-icon" viewBox="0 0 16 16" width="16" height="16" aria-hidden="true"
+            inner_html=shapes></svg>
     }
 }
 
@@ -238,5 +242,22 @@ mod tests {
         }
         assert_eq!(Health::Unknown.word(), "Unknown");
         assert_eq!(Health::Degraded.word(), "Degraded");
+    }
+
+    #[test]
+    fn environment_names_are_escaped_in_the_row_markup() {
+        let hostile = EnvSummary {
+            name: r#"<img src=x onerror="alert(1)">&"#.to_owned(),
+            status: EnvStatus::Failed,
+            version: None,
+        };
+        let markup = env_dots_markup(&[hostile]);
+        assert!(!markup.contains("<img"), "{markup}");
+        assert!(
+            markup.contains(r#"data-env="&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&amp;""#),
+            "{markup}"
+        );
+        assert!(markup.contains(r#"<span class="visually-hidden">&lt;img src=x onerror="alert(1)"&gt;&amp;: failed</span>"#), "{markup}");
+        assert!(markup.contains(r#"data-status="failed""#), "{markup}");
     }
 }

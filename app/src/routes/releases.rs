@@ -12,7 +12,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::releases::list_releases;
 use crate::components::navigation::page_shown;
-use crate::components::status::{StatusBadge, StatusIcon, StatusWord};
+use crate::components::status::{env_dots_markup, StatusBadge, StatusWord};
 use crate::components::time::{Elapsed, RelativeTime};
 use crate::components::url::{release_path, releases_path, with_query};
 use crate::live::{follow, LiveEvent, Refetch};
@@ -314,20 +314,9 @@ fn ReleaseRow(product: String, rows: RwSignal<Vec<ReleaseSummary>>, id: i64) -> 
     };
     let environments = move || {
         release.with(|r| {
-            r.as_ref().map(|r| {
-                r.environments
-                    .iter()
-                    .map(|env| {
-                        let label = format!("{}: {}", env.name, env.status.as_str());
-                        view! {
-                            <li title=label.clone() data-env=env.name.clone() data-status=env.status.as_str()>
-                                <StatusIcon status=env.status.key() size=18 />
-                                <span class="visually-hidden">{label.clone()}</span>
-                            </li>
-                        }
-                    })
-                    .collect_view()
-            })
+            r.as_ref()
+                .map(|r| env_dots_markup(&r.environments))
+                .unwrap_or_default()
         })
     };
     let end = Signal::derive(move || {
@@ -344,7 +333,7 @@ fn ReleaseRow(product: String, rows: RwSignal<Vec<ReleaseSummary>>, id: i64) -> 
                 {version.map(|v| view! { <div class="muted mono small">{v}</div> })}
             </th>
             <td><a href=format!("{href}#flow")>{flow}</a></td>
-            <td><ul class="env-dots" aria-label="Environments">{environments}</ul></td>
+            <td><ul class="env-dots" aria-label="Environments" inner_html=environments></ul></td>
             <td class="commit-cell">
                 <span class="mono sha">{sha}</span>
                 <span class="commit-cell__message" title=get(|r| r.commit.message.clone())>

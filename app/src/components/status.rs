@@ -82,6 +82,9 @@ pub fn reason_text(reason: FailReason) -> &'static str {
 /// as SVG markup. The icons are set as the `<svg>`'s inner HTML: one element
 /// to create or hydrate instead of its shapes (a Releases table holds
 /// hundreds of icons), and the markup is ours, never an engine's text.
+/// The Releases table draws the environment statuses' icons from the
+/// stylesheet instead (`.env-dots` in `style/main.css`, as masks): a test
+/// keeps their paths the same as these.
 pub fn glyph(key: &str) -> &'static str {
     match key {
         "success" | "successful" | "healthy" => concat!(
@@ -242,6 +245,29 @@ mod tests {
         }
         assert_eq!(Health::Unknown.word(), "Unknown");
         assert_eq!(Health::Degraded.word(), "Degraded");
+    }
+
+    #[test]
+    fn the_stylesheets_environment_icons_have_the_shapes_of_the_glyphs() {
+        let css = include_str!("../../../style/main.css");
+        for status in EnvStatus::ALL {
+            let glyph = glyph(status.key());
+            let paths: Vec<&str> = glyph
+                .split(r#" d=""#)
+                .skip(1)
+                .filter_map(|rest| rest.split('"').next())
+                .collect();
+            assert!(!paths.is_empty(), "{status}");
+            let rule = format!(r#".env-dots li[data-status="{status}"] {{"#);
+            let start = css
+                .find(&rule)
+                .unwrap_or_else(|| panic!("no rule for {status}"));
+            let block = &css[start..];
+            let block = &block[..block.find('}').unwrap_or(block.len())];
+            for d in paths {
+                assert!(block.contains(&format!("d='{d}'")), "{status}: {d}");
+            }
+        }
     }
 
     #[test]

@@ -148,6 +148,26 @@ fn the_test_parser_reads_events_comments_and_every_line_end() {
     assert_eq!(parser.next(), None);
 }
 
+#[test]
+fn the_test_parser_reads_the_same_whatever_the_chunks() {
+    let stream: &[u8] = b": hi\r\nid: 1\r\nevent: release\r\ndata: a\r\rdata: b\n\r\nid: 2\ndata: c\r\n\r\n";
+    let items = |chunks: Vec<&[u8]>| {
+        let mut parser = sse::Parser::default();
+        for chunk in chunks {
+            parser.feed(chunk);
+        }
+        std::iter::from_fn(|| parser.next()).collect::<Vec<_>>()
+    };
+    let whole = items(vec![stream]);
+    assert_eq!(whole.len(), 4, "{whole:?}");
+    // A line end split between two chunks (`\r` | `\n`) is one line end.
+    assert_eq!(items(stream.chunks(1).collect()), whole);
+    for at in 0..stream.len() {
+        let (a, b) = stream.split_at(at);
+        assert_eq!(items(vec![a, b]), whole, "split at {at}");
+    }
+}
+
 #[tokio::test]
 async fn each_committed_change_is_one_event_in_id_order() {
     for backend in backends() {

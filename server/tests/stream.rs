@@ -150,7 +150,8 @@ fn the_test_parser_reads_events_comments_and_every_line_end() {
 
 #[test]
 fn the_test_parser_reads_the_same_whatever_the_chunks() {
-    let stream: &[u8] = b": hi\r\nid: 1\r\nevent: release\r\ndata: a\r\rdata: b\n\r\nid: 2\ndata: c\r\n\r\n";
+    let stream: &[u8] =
+        b": hi\r\nid: 1\r\nevent: release\r\ndata: a\r\rdata: b\n\r\nid: 2\ndata: c\r\n\r\n";
     let items = |chunks: Vec<&[u8]>| {
         let mut parser = sse::Parser::default();
         for chunk in chunks {

@@ -122,12 +122,24 @@ fn site_pkg_dir(options: &LeptosOptions) -> PathBuf {
     PathBuf::from(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref())
 }
 
+/// The app's routes, generated once per process. Generating them renders the
+/// app with every resource's loading suppressed by a process-wide flag
+/// (`leptos_server::SuppressResourceLoad`): a second generation while a page
+/// of another server in the same process renders (tests launch many) left
+/// that page's resources unloaded and its response hanging until the request
+/// timeout.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// The whole router: API, health, metrics, static assets, and the pages.
 pub fn router(state: AppState) -> Router {
     let loopback_hosts_only = state.loopback_hosts_only;
     let request_timeout = state.request_timeout;
     let metrics = Arc::new(Metrics::new(state.core.clone()));
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let leptos_options = state.leptos_options.clone();
     let context_core = state.core.clone();
     let fallback_core = state.core.clone();

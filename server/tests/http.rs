@@ -73,6 +73,94 @@ async fn the_dashboard_is_rendered_on_the_server() {
     server.stop().await;
 }
 
+/// Launching a server lists the app's routes by rendering it with every
+/// resource's loading suppressed, process-wide. Pages that another server of
+/// the same process renders meanwhile must still load their data: each one
+/// answers at once, not after the request timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_render_while_other_servers_launch() {
+    let server = std::sync::Arc::new(TestServer::sqlite().await);
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let launched = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..4 {
+        let (server, client, launched) = (server.clone(), client.clone(), launched.clone());
+        readers.push(tokio::spawn(async move {
+            while !launched.load(std::sync::atomic::Ordering::Relaxed) {
+                let response = client.get(server.url("/")).send().await;
+                let status = response.map(|r| r.status().as_u16());
+                assert!(matches!(status, Ok(200)), "{status:?}");
+            }
+        }));
+    }
+    let mut launches = Vec::new();
+    for _ in 0..16 {
+        launches.push(tokio::spawn(async {
+            let other = TestServer::sqlite().await;
+            assert_eq!(other.get("/healthz").await.status(), 200);
+            other.stop().await;
+        }));
+    }
+    for task in launches {
+        task.await.expect("launch");
+    }
+    launched.store(true, std::sync::atomic::Ordering::Relaxed);
+    for task in readers {
+        task.await.expect("reader");
+    }
+    if let Ok(server) = std::sync::Arc::try_unwrap(server) {
+        server.stop().await;
+    }
+}
+
+/// Many renders of every page at once: each answers (the Releases table's
+/// title was once read after its page's values were disposed, a panic that
+/// dropped the connection).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_renders_of_every_page_all_answer() {
+    let server = TestServer::sqlite().await;
+    let token = server.token(backend::auth::Role::Ingest).await;
+    let body = serde_json::json!([common::fixtures::created(
+        "c1",
+        "checkout",
+        "r-1",
+        "abc1234",
+        "Fix ABC-12 crash",
+        0
+    )]);
+    let response = server
+        .post_events(&token, "application/cloudevents-batch+json", &body)
+        .await;
+    assert_eq!(response.status(), 200);
+    let server = std::sync::Arc::new(server);
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let server = server.clone();
+        tasks.push(tokio::spawn(async move {
+            for round in 0..80 {
+                let path = [
+                    "/products/checkout/releases",
+                    "/products/checkout/releases/1",
+                    "/products/checkout/releases/1/notes",
+                    "/",
+                ][round % 4];
+                let response = server.client.get(server.url(path)).send().await;
+                let status = response.map(|r| r.status().as_u16());
+                assert!(matches!(status, Ok(200)), "{path}: {status:?}");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    if let Ok(server) = std::sync::Arc::try_unwrap(server) {
+        server.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn the_theme_cookie_is_rendered_on_first_paint() {
     let server = TestServer::sqlite().await;

@@ -41,9 +41,13 @@ pub fn ReleasesPage() -> impl IntoView {
     let path = move || releases_path(&product.get());
     let heading = NodeRef::<H1>::new();
     page_shown(heading);
+    // The server reads the title once more after rendering, when this page's
+    // values may be disposed already (a panic, under concurrent renders):
+    // then it is the product the page was rendered for.
+    let rendered_for = product.get_untracked();
 
     view! {
-        <Title text=move || format!("Releases · {}", product.get())/>
+        <Title text=move || format!("Releases · {}", product.try_get().unwrap_or_else(|| rendered_for.clone()))/>
         <section class="page" data-testid="releases-page">
             <nav class="breadcrumb" aria-label="Breadcrumb">
                 <ol>

@@ -7,6 +7,7 @@
 pub mod adapters;
 pub mod auth;
 pub mod change;
+pub mod checkpoint;
 pub use change::StreamLimits;
 pub mod db;
 pub mod ingest;

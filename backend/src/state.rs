@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use domain::AppError;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection};
 use tokio::sync::{broadcast, watch, Mutex, Notify, OwnedMutexGuard};
 
 use crate::change::{Rendered, Watching};
@@ -58,6 +60,9 @@ pub struct Core {
     pub restarts: broadcast::Sender<RestartRequested>,
     /// The release pages the open live streams watch.
     pub watching: Arc<Watching>,
+    /// SQLite: checkpoints of the write-ahead log, once `checkpoint::run`
+    /// makes them in the background (the writers' commits then never do).
+    pub checkpoints: Arc<crate::checkpoint::Checkpoints>,
 }
 
 impl Core {
@@ -76,6 +81,7 @@ impl Core {
             outbox: Arc::new(Notify::new()),
             restarts: broadcast::channel(RESTART_CHANNEL_CAPACITY).0,
             watching: Arc::new(Watching::default()),
+            checkpoints: Arc::default(),
         }
     }
 
@@ -119,10 +125,20 @@ impl Core {
 /// The commit group of SQLite writes (group commit): one transaction that
 /// writes which queued behind each other join, each in a savepoint, and
 /// that the last of them commits, so that one fsync acknowledges them all.
+///
+/// Every group runs on the writers' own connection, kept from one group to
+/// the next. SQLite drops a connection's page cache whenever another
+/// connection has written since it last read; writes that took turns over
+/// the pool's connections each started cold and read every page they
+/// touched again.
 #[derive(Default)]
 pub struct WriteGroup {
-    pub(crate) tx: Option<sqlx::Transaction<'static, sqlx::Any>>,
-    /// Writes done in `tx`, waiting for its commit.
+    /// The writers' connection, once acquired; dropped (closed) after a
+    /// failure, so the next group starts on a fresh one.
+    conn: Option<PoolConnection<Any>>,
+    /// Whether a transaction (the group) is open on `conn`.
+    open: bool,
+    /// Writes done in the group, waiting for its commit.
     pub(crate) members: usize,
     /// Whether a write of the group appended to the change log.
     pub(crate) changed: bool,
@@ -131,33 +147,105 @@ pub struct WriteGroup {
 }
 
 impl WriteGroup {
+    /// The open group's connection; `None` when no group is open.
+    pub(crate) fn conn(&mut self) -> Option<&mut AnyConnection> {
+        if !self.open {
+            return None;
+        }
+        self.conn.as_deref_mut()
+    }
+
+    /// Opens a group on the writers' connection (acquired from `pool` the
+    /// first time), unless one is open.
+    pub(crate) async fn open(&mut self, core: &Core) -> Result<(), AppError> {
+        if self.open {
+            return Ok(());
+        }
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            None => {
+                let mut conn = core.db.pool.acquire().await.map_err(AppError::internal)?;
+                if core.checkpoints.in_background() {
+                    // Its commits leave checkpoints to the background.
+                    sqlx::raw_sql("PRAGMA wal_autocheckpoint = 0")
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(AppError::internal)?;
+                }
+                self.conn.insert(conn)
+            }
+        };
+        // Marked open first: a statement may run to its end even when the
+        // future awaiting it is dropped (a client gone), so the state must
+        // already say what it leaves.
+        self.open = true;
+        self.done = Some(watch::channel(None).0);
+        if let Err(error) = sqlx::raw_sql("BEGIN").execute(&mut **conn).await {
+            self.drop_conn();
+            self.done = None;
+            return Err(AppError::internal(error));
+        }
+        Ok(())
+    }
+
     /// Commits the open group, if any: tells its members, and wakes the live
     /// tailer when the change log grew.
     pub(crate) async fn finish(&mut self, core: &Core) -> Result<(), AppError> {
-        let Some(tx) = self.tx.take() else {
+        if self.conn().is_none() {
+            return Ok(());
+        }
+        // The group is closed before its commit runs: if this future is
+        // dropped meanwhile (the commit may still complete), the next write
+        // opens a new group and the members hear no outcome (an error).
+        self.open = false;
+        let done = self.done.take();
+        let changed = std::mem::take(&mut self.changed);
+        self.members = 0;
+        let Some(conn) = self.conn.as_deref_mut() else {
             return Ok(());
         };
-        let result = tx.commit().await.map_err(|e| e.to_string());
-        if let Some(done) = self.done.take() {
+        let result = sqlx::raw_sql("COMMIT")
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        if result.is_err() {
+            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+            self.drop_conn();
+        }
+        if let Some(done) = done {
             done.send_replace(Some(result.clone()));
         }
-        if result.is_ok() && self.changed {
-            core.committed.notify_one();
+        if result.is_ok() {
+            core.checkpoints.committed();
+            if changed {
+                core.committed.notify_one();
+            }
         }
-        self.members = 0;
-        self.changed = false;
         result.map_err(AppError::internal)
     }
 
     /// Rolls the open group back, if any, telling its members it failed.
     pub(crate) async fn abandon(&mut self, why: &str) {
-        if let Some(tx) = self.tx.take() {
-            let _ = tx.rollback().await;
+        if let Some(conn) = self.conn() {
+            if sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.is_err() {
+                self.drop_conn();
+            }
         }
+        self.open = false;
         if let Some(done) = self.done.take() {
             done.send_replace(Some(Err(why.to_owned())));
         }
         self.members = 0;
         self.changed = false;
+    }
+
+    /// Closes the writers' connection (after a failure: it may be in any
+    /// state), so that the next group acquires a fresh one.
+    fn drop_conn(&mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            conn.close_on_drop();
+        }
+        self.open = false;
     }
 }

@@ -20,11 +20,14 @@ use crate::store::changes::NewChange;
 use crate::store::{self, OrInternal};
 
 /// One write. On PostgreSQL, a transaction of its own (behind the writers'
-/// advisory lock). On SQLite, a savepoint in the open commit group
+/// advisory lock). On SQLite, a part of the open commit group
 /// (`WriteGroup`): if other writers queue while it works, it leaves the
 /// group open for them and waits for the last of them to commit it, so
-/// concurrent writes share one fsync; a write that fails rolls back to its
-/// savepoint and the others go on.
+/// concurrent writes share one fsync. A write that joins a group holding
+/// other writes works in a savepoint: if it fails, it rolls back to it and
+/// the others go on. The first write of a group needs none (a savepoint
+/// costs a copy of every page it changes): if it fails, the whole group,
+/// only its own work, rolls back.
 pub(crate) struct Write {
     core: Core,
     /// SQLite: the writer lock, holding the group.
@@ -33,6 +36,9 @@ pub(crate) struct Write {
     tx: Option<sqlx::Transaction<'static, sqlx::Any>>,
     /// Whether this write appended to the change log.
     changed: bool,
+    /// SQLite: whether it works in a savepoint (it joined a group holding
+    /// other writes).
+    savepoint: bool,
 }
 
 /// Most writes in one commit group.
@@ -87,38 +93,37 @@ impl Write {
                 group: None,
                 tx: Some(tx),
                 changed: false,
+                savepoint: false,
             });
         }
         let mut group = core.lock_writer().await;
-        if group.tx.is_none() {
-            group.tx = Some(core.db.pool.begin().await.or_internal()?);
-            group.done = Some(tokio::sync::watch::channel(None).0);
-        }
-        let Some(tx) = group.tx.as_mut() else {
-            return Err(AppError::internal("the commit group has no transaction"));
-        };
-        if let Err(error) = sqlx::query("SAVEPOINT write").execute(&mut **tx).await {
-            group.abandon("the commit group failed").await;
-            return Err(AppError::internal(error));
+        group.open(core).await?;
+        let savepoint = group.members > 0;
+        if savepoint {
+            let Some(conn) = group.conn() else {
+                return Err(AppError::internal("the commit group has no transaction"));
+            };
+            if let Err(error) = sqlx::query("SAVEPOINT write").execute(&mut *conn).await {
+                group.abandon("the commit group failed").await;
+                return Err(AppError::internal(error));
+            }
         }
         Ok(Write {
             core: core.clone(),
             group: Some(group),
             tx: None,
             changed: false,
+            savepoint,
         })
     }
 
     /// The connection this write runs on.
     pub fn conn(&mut self) -> Result<&mut sqlx::AnyConnection, AppError> {
-        let tx = match (&mut self.group, &mut self.tx) {
-            (Some(group), _) => group.tx.as_mut(),
-            (None, tx) => tx.as_mut(),
+        let conn = match (&mut self.group, &mut self.tx) {
+            (Some(group), _) => group.conn(),
+            (None, tx) => tx.as_mut().map(|tx| &mut **tx),
         };
-        match tx {
-            Some(tx) => Ok(&mut **tx),
-            None => Err(AppError::internal("a write without its transaction")),
-        }
+        conn.ok_or_else(|| AppError::internal("a write without its transaction"))
     }
 
     /// Re-derives every release `changed` touched, stores what lists read,
@@ -244,9 +249,10 @@ impl Write {
         let Some(mut group) = self.group.take() else {
             return Err(AppError::internal("a write committed twice"));
         };
-        let released = match group.tx.as_mut() {
-            Some(tx) => sqlx::query("RELEASE SAVEPOINT write")
-                .execute(&mut **tx)
+        let released = match group.conn() {
+            Some(_) if !self.savepoint => Ok(()),
+            Some(conn) => sqlx::query("RELEASE SAVEPOINT write")
+                .execute(&mut *conn)
                 .await
                 .map(|_| ())
                 .map_err(AppError::internal),
@@ -285,15 +291,21 @@ impl Drop for Write {
     /// A write dropped before its commit (an error on the way) is undone:
     /// back to its savepoint, the group going on for the others (or all of
     /// it rolled back if that fails); nobody left waiting, the group commits.
+    /// The first write of a group rolls the group back: it holds nothing else.
     fn drop(&mut self) {
         let Some(mut group) = self.group.take() else {
             return;
         };
         let core = self.core.clone();
+        let savepoint = self.savepoint;
         tokio::spawn(async move {
-            let undone = match group.tx.as_mut() {
-                Some(tx) => sqlx::raw_sql("ROLLBACK TO SAVEPOINT write; RELEASE SAVEPOINT write")
-                    .execute(&mut **tx)
+            if !savepoint {
+                group.abandon("the write failed").await;
+                return;
+            }
+            let undone = match group.conn() {
+                Some(conn) => sqlx::raw_sql("ROLLBACK TO SAVEPOINT write; RELEASE SAVEPOINT write")
+                    .execute(&mut *conn)
                     .await
                     .is_ok(),
                 None => true,

@@ -62,6 +62,8 @@ pub async fn launch(
         leptos_options: leptos_options(address),
         adapters: launch.adapters,
     };
+    // Before anything writes (see `checkpoint::start`).
+    backend::checkpoint::start(&core);
     // Before anything commits or any stream starts (see `Tailer::start`).
     let tailer = backend::live::Tailer::start(core.clone()).await;
     tokio::spawn(tailer.run());

@@ -191,7 +191,7 @@ impl WriteGroup {
     /// Commits the open group, if any: tells its members, and wakes the live
     /// tailer when the change log grew.
     pub(crate) async fn finish(&mut self, core: &Core) -> Result<(), AppError> {
-        if self.conn().is_none() {
+        if !self.open {
             return Ok(());
         }
         // The group is closed before its commit runs: if this future is

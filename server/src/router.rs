@@ -190,7 +190,36 @@ pub fn router(state: AppState) -> Router {
     if loopback_hosts_only {
         router = router.layer(axum::middleware::from_fn(loopback_hosts));
     }
-    security_headers(router).layer(crate::trace::layer())
+    security_headers(router)
+        .layer(axum::middleware::from_fn(without_reactive_owner))
+        .layer(crate::trace::layer())
+}
+
+/// Runs a request with no reactive owner current on its thread, before and
+/// after each poll. Leptos keeps the current owner in a thread-local and
+/// leaves it set after a page starts rendering (`Owner::new_root`), so a
+/// request polled next on that worker thread inherited the page's owner:
+/// a static file served by the fallback (`file_and_error_handler`) found
+/// the page's `ResponseOptions` and took its headers — the page lost its
+/// nonce policy, so its hydration script was blocked, and the file got the
+/// page's status. Each handler sets the owners it needs while it runs.
+async fn without_reactive_owner(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    fn clear() {
+        if let Some(owner) = Owner::current() {
+            owner.unset();
+        }
+    }
+    let mut response = std::pin::pin!(next.run(request));
+    std::future::poll_fn(move |cx| {
+        clear();
+        let poll = response.as_mut().poll(cx);
+        clear();
+        poll
+    })
+    .await
 }
 
 /// Answers 503 (the SPEC's error shape) when a request takes longer than

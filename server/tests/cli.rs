@@ -407,3 +407,64 @@ async fn product_set_flow_stores_a_valid_flow_and_names_the_problem_of_a_bad_one
         flow
     );
 }
+
+/// Static files and pages served at once keep their own headers: a file
+/// served while a page renders on the same worker thread once took that
+/// page's headers (its nonce policy, its status), leaving the page without
+/// the policy that lets its hydration script run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn static_files_and_pages_served_at_once_keep_their_own_headers() {
+    let dir = tempfile::tempdir().expect("dir");
+    let site = dir.path().join("site");
+    std::fs::create_dir_all(&site).expect("site dir");
+    std::fs::write(
+        site.join("favicon.svg"),
+        "<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+    )
+    .expect("favicon");
+    let url = format!("sqlite://{}/releases.db", dir.path().display());
+    let site_root = site.display().to_string();
+    let mut server = ServerProcess::serve(&url, &[("LEPTOS_SITE_ROOT", &site_root)]);
+    let client = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for task in 0..8 {
+        let client = client.clone();
+        let base = server.address.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut wrong = Vec::new();
+            for round in 0..60 {
+                let path = ["/", "/favicon.svg", "/products/nope/releases"][(task + round) % 3];
+                let Ok(response) = client.get(format!("{base}{path}")).send().await else {
+                    wrong.push(format!("{path}: no answer"));
+                    continue;
+                };
+                let status = response.status().as_u16();
+                let policy = response
+                    .headers()
+                    .get("content-security-policy")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                let expected = match path {
+                    "/" => status == 200 && policy.contains("'nonce-"),
+                    "/favicon.svg" => status == 200 && !policy.contains("'nonce-"),
+                    _ => status == 404 && policy.contains("'nonce-"),
+                };
+                if !expected {
+                    wrong.push(format!("{path}: {status} {policy}"));
+                }
+            }
+            wrong
+        }));
+    }
+    let mut wrong = Vec::new();
+    for task in tasks {
+        wrong.extend(task.await.expect("task"));
+    }
+    server.stop().expect("stops");
+    assert!(
+        wrong.is_empty(),
+        "{} of 480 answers had another's headers: {wrong:#?}",
+        wrong.len()
+    );
+}

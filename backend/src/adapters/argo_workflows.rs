@@ -11,10 +11,12 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use serde_json::{json, Value};
+use serde_json::Value;
+use serde_json_borrow::Value as Json;
 
 use super::loose::{self, raw_kind, Entries, RawList, Shape, Text};
-use super::{cloud_event, digest, latest, rfc3339, text, AdapterSettings, Keys, Mapped};
+use super::{digest, latest, rfc3339, text, AdapterSettings, Keys, Mapped};
+use crate::ingest::Event;
 use domain::AppError;
 
 const SOURCE: &str = "adapters/argo-workflows";
@@ -122,10 +124,56 @@ struct Envelope<'a> {
     body: Option<&'a RawValue>,
 }
 
-/// Maps the body of one request.
+/// Maps the body of one request to its CloudEvents, as JSON.
 pub fn map(body: &[u8], keys: &Keys, settings: &AdapterSettings) -> Result<Mapped, AppError> {
+    let (events, ignored) = build(body, keys, settings)?;
+    let events = events
+        .iter()
+        .map(|event| {
+            serde_json::to_value(event)
+                .map_err(|e| AppError::internal(format!("a mapped event as JSON: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Mapped {
+        events,
+        ignored,
+        merges: Vec::new(),
+    })
+}
+
+/// The events of one request's body, validated exactly as `map`'s
+/// CloudEvents would be by `POST /api/v1/events` (`adapters::apply`), and
+/// how many objects were understood but are not Workflows. Each event goes
+/// straight from a light tree of owned parts to its typed form: a list of
+/// 200-node Workflows never becomes a `serde_json::Value`.
+pub fn read(
+    body: &[u8],
+    keys: &Keys,
+    settings: &AdapterSettings,
+) -> Result<(Vec<Event>, usize), AppError> {
+    let (events, ignored) = build(body, keys, settings)?;
+    super::check_count(events.len())?;
+    let events = events
+        .iter()
+        .enumerate()
+        .map(|(i, event)| {
+            crate::ingest::read_json_event(event, format!("events[{i}]"))
+                .map_err(super::mapped_error)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((events, ignored))
+}
+
+/// The CloudEvents of a body, and how many of its objects are not
+/// Workflows.
+fn build(
+    body: &[u8],
+    keys: &Keys,
+    settings: &AdapterSettings,
+) -> Result<(Vec<Json<'static>>, usize), AppError> {
     let body = loose::body(body)?;
-    let mut mapped = Mapped::default();
+    let mut events = Vec::new();
+    let mut ignored = 0;
     for (path, raw) in workflows(body, String::new())? {
         let object: Workflow<'_> = match loose::read::<Shape<Workflow<'_>>>(raw, &path)? {
             Shape::Object(object) => object,
@@ -134,14 +182,12 @@ pub fn map(body: &[u8], keys: &Keys, settings: &AdapterSettings) -> Result<Mappe
         };
         if object.kind.get().unwrap_or("Workflow") != "Workflow" {
             // Understood (a Kubernetes object), but not a Workflow.
-            mapped.ignored += 1;
+            ignored += 1;
             continue;
         }
-        mapped
-            .events
-            .push(workflow(object, raw, &path, keys, settings)?);
+        events.push(workflow(object, raw, &path, keys, settings)?);
     }
-    Ok(mapped)
+    Ok((events, ignored))
 }
 
 /// The Workflow objects of a body, with the JSON path each was found at.
@@ -214,7 +260,7 @@ fn workflow(
     path: &str,
     keys: &Keys,
     settings: &AdapterSettings,
-) -> Result<Value, AppError> {
+) -> Result<Json<'static>, AppError> {
     let field = |name: &str| {
         if path.is_empty() {
             name.to_owned()
@@ -290,7 +336,7 @@ fn workflow(
         .get()
         .map(str::to_owned)
         .or_else(|| exit_handler_finish(&status, run_status));
-    let mut steps = steps(&status, name, &field)?;
+    let steps = steps(&status, name, &field)?;
     let step_times = steps.iter().flat_map(Step::times);
     let time = latest(
         started_at
@@ -327,32 +373,56 @@ fn workflow(
         .as_ref()
         .and_then(|spec| serde_json::to_string_pretty(spec).ok())
         .filter(|m| m.len() <= MAX_MANIFEST);
-    let mut data = json!({
-        "product": keys.require("product", None)?,
-        "release": keys.require("release", None)?,
-        "environment": keys.require("environment", None)?,
-        "phase": keys.require("phase", None)?,
-        "run": {
-            "id": uid,
-            "workflow": workflow_name,
-            "application": keys.require("application", None)?,
-            "status": run_status,
-            "started_at": started_at,
-            "finished_at": finished_at,
-            "url": url,
-            "manifest": manifest,
-            "message": message,
-        },
-    });
-    // Moved in, not through `json!`, which would copy them value by value.
-    data["steps"] = Value::Array(steps.drain(..).map(Step::into_json).collect());
-    Ok(cloud_event(
-        SOURCE,
-        id,
-        "workflow.updated",
-        &rfc3339(time),
-        data,
-    ))
+    let data = object(vec![
+        ("product", owned(keys.require("product", None)?)),
+        ("release", owned(keys.require("release", None)?)),
+        ("environment", owned(keys.require("environment", None)?)),
+        ("phase", owned(keys.require("phase", None)?)),
+        (
+            "run",
+            object(vec![
+                ("id", owned(uid)),
+                ("workflow", owned(workflow_name)),
+                ("application", owned(keys.require("application", None)?)),
+                ("status", Json::Str(Cow::Borrowed(run_status))),
+                ("started_at", optional(started_at.map(str::to_owned))),
+                ("finished_at", optional(finished_at)),
+                ("url", optional(url)),
+                ("manifest", optional(manifest)),
+                ("message", optional(message.map(str::to_owned))),
+            ]),
+        ),
+        (
+            "steps",
+            Json::Array(steps.into_iter().map(Step::into_json).collect()),
+        ),
+    ]);
+    Ok(object(vec![
+        ("specversion", Json::Str(Cow::Borrowed("1.0"))),
+        ("id", owned(id)),
+        ("source", Json::Str(Cow::Borrowed(SOURCE))),
+        ("type", Json::Str(Cow::Borrowed("workflow.updated"))),
+        ("time", owned(rfc3339(time))),
+        (
+            "datacontenttype",
+            Json::Str(Cow::Borrowed("application/json")),
+        ),
+        ("data", data),
+    ]))
+}
+
+/// A JSON object of these members.
+fn object(members: Vec<(&'static str, Json<'static>)>) -> Json<'static> {
+    Json::Object(members.into())
+}
+
+fn owned(text: String) -> Json<'static> {
+    Json::Str(Cow::Owned(text))
+}
+
+/// The text, or null.
+fn optional(text: Option<String>) -> Json<'static> {
+    text.map_or(Json::Null, owned)
 }
 
 /// When a finished Workflow that an exit handler posted ended: its start
@@ -402,14 +472,14 @@ impl Step {
             .chain(self.finished_at.as_deref())
     }
 
-    fn into_json(self) -> Value {
-        json!({
-            "name": self.name,
-            "status": self.status,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "message": self.message,
-        })
+    fn into_json(self) -> Json<'static> {
+        object(vec![
+            ("name", owned(self.name)),
+            ("status", Json::Str(Cow::Borrowed(self.status))),
+            ("started_at", optional(self.started_at)),
+            ("finished_at", optional(self.finished_at)),
+            ("message", optional(self.message)),
+        ])
     }
 }
 

@@ -21,7 +21,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::ingest::{apply_merging, parse_event, IngestOutcome, Merge, MAX_EVENTS};
+use crate::ingest::{apply_merging, parse_event, Event, IngestOutcome, Merge, MAX_EVENTS};
 use crate::state::Core;
 use domain::AppError;
 
@@ -91,35 +91,59 @@ impl Mapped {
 /// Validates the mapped events exactly as `POST /api/v1/events` does and
 /// applies them in one transaction (all or none).
 pub async fn apply(core: &Core, mapped: Mapped) -> Result<AdapterOutcome, AppError> {
-    if mapped.events.len() > MAX_EVENTS {
-        return Err(AppError::PayloadTooLarge {
-            message: format!(
-                "the payload maps to {} events; one request applies at most {MAX_EVENTS}",
-                mapped.events.len()
-            ),
-        });
-    }
+    check_count(mapped.events.len())?;
     let events = mapped
         .events
         .iter()
         .enumerate()
         .map(|(i, event)| parse_event(event, format!("events[{i}]")).map_err(mapped_error))
         .collect::<Result<Vec<_>, _>>()?;
+    apply_merged(core, events, &mapped.merges, mapped.ignored).await
+}
+
+/// Applies events an adapter read and validated itself (`argo_workflows::read`)
+/// in one transaction; `ignored` payloads were understood and map to nothing.
+pub async fn apply_events(
+    core: &Core,
+    events: Vec<Event>,
+    ignored: usize,
+) -> Result<AdapterOutcome, AppError> {
+    apply_merged(core, events, &[], ignored).await
+}
+
+async fn apply_merged(
+    core: &Core,
+    events: Vec<Event>,
+    merges: &[(usize, Merge)],
+    ignored: usize,
+) -> Result<AdapterOutcome, AppError> {
     let (outcome, left_out) = if events.is_empty() {
         (IngestOutcome::default(), 0)
     } else {
-        apply_merging(core, events, &mapped.merges).await?
+        apply_merging(core, events, merges).await?
     };
     // A step of a run not reported yet is understood, and changes nothing.
     Ok(AdapterOutcome {
         outcome,
-        ignored: mapped.ignored + left_out,
+        ignored: ignored + left_out,
     })
+}
+
+/// 413 when a payload maps to more events than one request applies.
+pub(crate) fn check_count(events: usize) -> Result<(), AppError> {
+    if events > MAX_EVENTS {
+        return Err(AppError::PayloadTooLarge {
+            message: format!(
+                "the payload maps to {events} events; one request applies at most {MAX_EVENTS}"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// A mapped event that ingest refuses: says so, keeping the field (a path
 /// in the mapped CloudEvent, as `POST /api/v1/events` would name it).
-fn mapped_error(error: AppError) -> AppError {
+pub(crate) fn mapped_error(error: AppError) -> AppError {
     match error {
         AppError::Invalid { field, message } => AppError::Invalid {
             field,

@@ -101,6 +101,12 @@ fn unsupported(content_type: &str) -> AppError {
     )
 }
 
+/// Validates one event an adapter built as a light JSON tree (not a
+/// `serde_json::Value`), exactly as `parse_event` would.
+pub fn read_json_event(value: &Json<'_>, path: String) -> Result<Event, AppError> {
+    events::read_event(value, path)
+}
+
 /// The body read as JSON into `T` (a `serde_json::Value`, a borrowed
 /// tree, raw JSON), or 400 saying why it is not JSON.
 pub fn json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, AppError> {

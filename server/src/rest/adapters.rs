@@ -56,8 +56,10 @@ pub async fn argo_workflows(
     // most of a megabyte of nodes.
     let body = limited_body(&headers, body).await?;
     let keys = Keys::from_query_string(query.as_deref());
-    let mapped = adapters::argo_workflows::map(&body, &keys, &settings)?;
-    adapters::apply(&core, mapped).await.map(Json)
+    let (events, ignored) = adapters::argo_workflows::read(&body, &keys, &settings)?;
+    adapters::apply_events(&core, events, ignored)
+        .await
+        .map(Json)
 }
 
 /// An Argo CD `Application` (or `{"app": …}` from a notifications

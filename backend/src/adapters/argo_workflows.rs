@@ -171,10 +171,9 @@ fn build(
     keys: &Keys,
     settings: &AdapterSettings,
 ) -> Result<(Vec<Json<'static>>, usize), AppError> {
-    let body = loose::body(body)?;
     let mut events = Vec::new();
     let mut ignored = 0;
-    for (path, raw) in workflows(body, String::new())? {
+    for (path, raw) in top_level(body)? {
         let object: Workflow<'_> = match loose::read::<Shape<Workflow<'_>>>(raw, &path)? {
             Shape::Object(object) => object,
             // Not an object: it has no name to go by (refused below).
@@ -188,6 +187,33 @@ fn build(
         events.push(workflow(object, raw, &path, keys, settings)?);
     }
     Ok((events, ignored))
+}
+
+/// The Workflow objects of a request body, with the JSON path each was
+/// found at. A list `{"items": [...]}` (most of a megabyte of nodes) is
+/// read in one pass over its bytes, not first checked as a whole.
+fn top_level(body: &[u8]) -> Result<Vec<(String, &RawValue)>, AppError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'{') {
+        let envelope: Envelope<'_> = serde_json::from_slice(body).map_err(|e| {
+            if e.classify() == serde_json::error::Category::Data {
+                AppError::invalid("(body)", format!("cannot be read: {e}"))
+            } else {
+                AppError::Invalid {
+                    field: None,
+                    message: format!("the body is not valid JSON: {e}"),
+                }
+            }
+        })?;
+        if let RawList(Some(items)) = envelope.items {
+            return Ok(items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| (format!("items[{i}]"), item))
+                .collect());
+        }
+    }
+    workflows(loose::body(body)?, String::new())
 }
 
 /// The Workflow objects of a body, with the JSON path each was found at.

@@ -518,6 +518,16 @@ fn a_workflow_is_read_as_loosely_as_json_and_its_errors_name_the_field() {
     let (field, message) = refused(r#"{"metadata": {"name": "a", "name": "b"}}"#);
     assert_eq!(field, "(body)");
     assert!(message.contains("duplicate"), "{message}");
+    // A list is read in one pass: its refusals are worded as before.
+    let (field, message) = refused(r#"{"items": [], "items": []}"#);
+    assert_eq!(field, "(body)");
+    assert!(message.contains("duplicate"), "{message}");
+    let (field, message) = refused(r#"{"items": [{"metadata": {"name": "a"}}], "x": tru}"#);
+    assert_eq!(field, "");
+    assert!(
+        message.starts_with("the body is not valid JSON"),
+        "{message}"
+    );
     let (field, message) = refused("{\"metadata\": ");
     assert_eq!(field, "");
     assert!(message.contains("not valid JSON"), "{message}");

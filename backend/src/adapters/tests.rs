@@ -476,6 +476,46 @@ fn cdevents_task_runs_are_steps_merged_into_their_pipeline_run() {
 }
 
 #[test]
+fn a_large_list_is_read_in_order_and_refused_at_its_first_bad_workflow() {
+    let keys = keys(KEYS);
+    let settings = AdapterSettings::default();
+    // Forty Workflows of about 3 KB each.
+    let item = |i: usize, phase: &str| {
+        let mut wf = workflow(phase, None);
+        wf["metadata"]["uid"] = json!(format!("u-{i}"));
+        wf["metadata"]["annotations"] = json!({"padding": "x".repeat(3000)});
+        wf
+    };
+    let list = |bad: &[usize]| {
+        let items: Vec<Value> = (0..40)
+            .map(|i| item(i, if bad.contains(&i) { "Bogus" } else { "Running" }))
+            .collect();
+        serde_json::to_vec(&json!({"items": items})).expect("json")
+    };
+    let body = list(&[]);
+    assert!(body.len() > 100_000);
+    let (events, ignored) = argo_workflows::read(&body, &keys, &settings).expect("reads");
+    assert_eq!((events.len(), ignored), (40, 0));
+    for (i, event) in events.iter().enumerate() {
+        assert_eq!(event.id, format!("u-{i}/42"));
+        assert_eq!(event.path, format!("events[{i}]"));
+        // The same as the Workflow posted alone.
+        let alone = serde_json::to_vec(&item(i, "Running")).expect("json");
+        let (one, _) = argo_workflows::read(&alone, &keys, &settings).expect("reads");
+        assert_eq!(one[0].command, event.command, "{i}");
+    }
+    for bad in [[25, 35], [3, 38]] {
+        match argo_workflows::read(&list(&bad), &keys, &settings) {
+            Err(AppError::Invalid { field, .. }) => assert_eq!(
+                field.as_deref(),
+                Some(format!("items[{}].status.phase", bad[0]).as_str())
+            ),
+            other => panic!("{bad:?}: {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn a_workflow_is_read_as_loosely_as_json_and_its_errors_name_the_field() {
     let keys = keys(KEYS);
     let settings = AdapterSettings::default();

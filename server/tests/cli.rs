@@ -1,5 +1,5 @@
-//! The `server` binary: token creation, migrations, bad input, JSON logs and
-//! graceful shutdown on SIGTERM.
+//! The `server` binary: token creation, migrations, bad input, JSON logs,
+//! graceful shutdown on SIGTERM, and pages and static files served at once.
 
 #[path = "common/process.rs"]
 mod process;

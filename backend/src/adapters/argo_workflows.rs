@@ -195,25 +195,21 @@ fn build(
 fn top_level(body: &[u8]) -> Result<Vec<(String, &RawValue)>, AppError> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first == Some(&b'{') {
-        let envelope: Envelope<'_> = serde_json::from_slice(body).map_err(|e| {
-            if e.classify() == serde_json::error::Category::Data {
-                AppError::invalid("(body)", format!("cannot be read: {e}"))
-            } else {
-                AppError::Invalid {
-                    field: None,
-                    message: format!("the body is not valid JSON: {e}"),
-                }
-            }
-        })?;
+        let envelope: Envelope<'_> = loose::read_body(body)?;
         if let RawList(Some(items)) = envelope.items {
-            return Ok(items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| (format!("items[{i}]"), item))
-                .collect());
+            return Ok(listed(items, "items"));
         }
     }
     workflows(loose::body(body)?, String::new())
+}
+
+/// The elements of a list found at `base`, each with its path.
+fn listed<'a>(items: Vec<&'a RawValue>, base: &str) -> Vec<(String, &'a RawValue)> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| (format!("{base}[{i}]"), item))
+        .collect()
 }
 
 /// The Workflow objects of a body, with the JSON path each was found at.
@@ -227,13 +223,6 @@ fn workflows<'a>(
         } else {
             format!("{path}.{name}")
         }
-    };
-    let listed = |items: Vec<&'a RawValue>, base: &str| {
-        items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| (format!("{base}[{i}]"), item))
-            .collect()
     };
     match raw_kind(body) {
         "an array" => {

@@ -241,10 +241,25 @@ pub fn body(bytes: &[u8]) -> Result<&RawValue, AppError> {
 /// `raw` (valid JSON, found at `path`) read as `T`, or 400 blaming `path`
 /// (a member named twice, say).
 pub fn read<'a, T: Deserialize<'a>>(raw: &'a RawValue, path: &str) -> Result<T, AppError> {
-    serde_json::from_str(raw.get()).map_err(|e| {
-        AppError::invalid(
-            if path.is_empty() { "(body)" } else { path },
-            format!("cannot be read: {e}"),
-        )
+    serde_json::from_str(raw.get()).map_err(|e| unreadable(path, e))
+}
+
+/// A request body read as `T` in one pass, without checking it as a whole
+/// first: 400 as `body` words it when it is not JSON, else as `read` does.
+pub fn read_body<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, AppError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        if e.classify() == serde_json::error::Category::Data {
+            unreadable("", e)
+        } else {
+            crate::ingest::not_json(e)
+        }
     })
+}
+
+/// 400: valid JSON at `path` that cannot be read (a member named twice).
+fn unreadable(path: &str, error: serde_json::Error) -> AppError {
+    AppError::invalid(
+        if path.is_empty() { "(body)" } else { path },
+        format!("cannot be read: {error}"),
+    )
 }

@@ -98,7 +98,7 @@ pub async fn apply(core: &Core, mapped: Mapped) -> Result<AdapterOutcome, AppErr
         .enumerate()
         .map(|(i, event)| parse_event(event, format!("events[{i}]")).map_err(mapped_error))
         .collect::<Result<Vec<_>, _>>()?;
-    apply_merged(core, events, &mapped.merges, mapped.ignored).await
+    apply_parsed(core, events, &mapped.merges, mapped.ignored).await
 }
 
 /// Applies events an adapter read and validated itself (`argo_workflows::read`)
@@ -108,10 +108,12 @@ pub async fn apply_events(
     events: Vec<Event>,
     ignored: usize,
 ) -> Result<AdapterOutcome, AppError> {
-    apply_merged(core, events, &[], ignored).await
+    apply_parsed(core, events, &[], ignored).await
 }
 
-async fn apply_merged(
+/// Applies validated events in one transaction, merging those `merges`
+/// names into their runs, and counts what was left out as ignored.
+async fn apply_parsed(
     core: &Core,
     events: Vec<Event>,
     merges: &[(usize, Merge)],

@@ -9,11 +9,15 @@ use super::*;
 /// CloudEvents, and what the route applies (`read`), which must be those
 /// events validated as `POST /api/v1/events` validates them.
 fn argo(body: &Value, keys: &Keys, settings: &AdapterSettings) -> Result<Mapped, AppError> {
-    let bytes = serde_json::to_vec(body).expect("json");
-    if let Err(problem) = read_agrees(&bytes, keys, settings) {
+    argo_bytes(&serde_json::to_vec(body).expect("json"), keys, settings)
+}
+
+/// `argo` of a body given as bytes.
+fn argo_bytes(bytes: &[u8], keys: &Keys, settings: &AdapterSettings) -> Result<Mapped, AppError> {
+    if let Err(problem) = read_agrees(bytes, keys, settings) {
         panic!("{problem}");
     }
-    argo_workflows::map(&bytes, keys, settings)
+    argo_workflows::map(bytes, keys, settings)
 }
 
 /// Whether `argo_workflows::read` gives what `adapters::apply` makes of
@@ -519,12 +523,7 @@ fn a_large_list_is_read_in_order_and_refused_at_its_first_bad_workflow() {
 fn a_workflow_is_read_as_loosely_as_json_and_its_errors_name_the_field() {
     let keys = keys(KEYS);
     let settings = AdapterSettings::default();
-    let map = |body: &str| {
-        if let Err(problem) = read_agrees(body.as_bytes(), &keys, &settings) {
-            panic!("{problem}");
-        }
-        argo_workflows::map(body.as_bytes(), &keys, &settings)
-    };
+    let map = |body: &str| argo_bytes(body.as_bytes(), &keys, &settings);
     // Escaped strings, fields of other types, nodes that are not objects,
     // members the adapter does not read.
     let mapped = map(

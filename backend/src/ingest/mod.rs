@@ -110,10 +110,15 @@ pub fn read_json_event(value: &Json<'_>, path: String) -> Result<Event, AppError
 /// The body read as JSON into `T` (a `serde_json::Value`, a borrowed
 /// tree, raw JSON), or 400 saying why it is not JSON.
 pub fn json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, AppError> {
-    serde_json::from_slice(body).map_err(|e| AppError::Invalid {
+    serde_json::from_slice(body).map_err(not_json)
+}
+
+/// 400: the body is not JSON, and why.
+pub(crate) fn not_json(error: serde_json::Error) -> AppError {
+    AppError::Invalid {
         field: None,
-        message: format!("the body is not valid JSON: {e}"),
-    })
+        message: format!("the body is not valid JSON: {error}"),
+    }
 }
 
 /// Binary mode: the envelope in `ce-*` headers, `data` as the JSON body.

@@ -98,6 +98,8 @@ test("back and forward restore the filtered table and the selected environment",
   const table = new ReleasesPage(page);
   await table.open("checkout");
   await table.waitForHydration();
+  await mark(page);
+  const html = htmlFetches(page);
   await table.statusFilter.selectOption("failed");
   await table.apply.click();
   await expect(page).toHaveURL(/status=failed/);
@@ -124,6 +126,9 @@ test("back and forward restore the filtered table and the selected environment",
   await release.expectSelected("staging");
   await page.goForward();
   await release.expectSelected("qa");
+  // The graph's nodes are SVG links: the app, not the browser, follows them.
+  expect(html, "no HTML after the first load").toEqual([]);
+  expect(await marked(page), "no document load").toBe(true);
 });
 
 test("a navigation to an unknown release shows its error page in place", async ({ page }) => {

@@ -277,6 +277,7 @@ fn GraphNode(
     };
     let (x, y, w, h) = (node.x, node.y, node.w, node.h);
     let href = with_query(&path, &[("env", Some(&name))]);
+    let on_click = follow_in_place(href.clone());
     let summary = move || env.with(|e| e.as_ref().map(node_summary).unwrap_or_default());
     let version = move || {
         env.with(|e| {
@@ -302,6 +303,7 @@ fn GraphNode(
                 }
                 data-testid="graph-node"
                 data-noscroll="true"
+                on:click=on_click
                 data-env=name.clone()
                 data-status=key
                 aria-label=summary
@@ -325,6 +327,33 @@ fn GraphNode(
                     x={x + 16.0} y={y + 63.0}>{version}</text>
             </a>
         </g>
+    }
+}
+
+/// Follows a plain click on a node's link with the router, as the router
+/// does by itself for HTML links: it leaves SVG `<a>` elements to the
+/// browser, which would load the whole page again. A click with a modifier
+/// (a new tab or window) or another button stays the browser's.
+fn follow_in_place(href: String) -> impl Fn(leptos::ev::MouseEvent) + 'static {
+    let navigate = leptos_router::hooks::use_navigate();
+    move |ev: leptos::ev::MouseEvent| {
+        if ev.default_prevented()
+            || ev.button() != 0
+            || ev.meta_key()
+            || ev.alt_key()
+            || ev.ctrl_key()
+            || ev.shift_key()
+        {
+            return;
+        }
+        ev.prevent_default();
+        navigate(
+            &href,
+            leptos_router::NavigateOptions {
+                scroll: false,
+                ..Default::default()
+            },
+        );
     }
 }
 

@@ -50,14 +50,21 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// stylesheet, and hydration, one long task on a large page, never holds
 /// back that paint. A hidden tab has no frame to wait for, nor would it get
 /// one: it hydrates at once. The glue script is preloaded (a few KB).
+/// Back or forward before then (between entries the router made in this
+/// tab, so no document loads) leaves on screen a page of another URL: the
+/// app would hydrate it as the new URL's page and show neither, so the
+/// document is loaded again at its URL instead.
 /// Replaces Leptos's `HydrationScripts`, whose preload of the WebAssembly
 /// competes with the stylesheet.
 #[component]
 fn Hydration(options: LeptosOptions) -> impl IntoView {
     let (js, wasm) = app_assets(&options);
     let script = format!(
-        "const load = () => import({js:?}).then((app) => \
-           app.default({{ module_or_path: {wasm:?} }}).then(() => app.hydrate()));\n\
+        "const here = () => location.pathname + location.search;\n\
+         const rendered = here();\n\
+         const start = (app) => here() === rendered ? app.hydrate() : location.reload();\n\
+         const load = () => import({js:?}).then((app) => \
+           app.default({{ module_or_path: {wasm:?} }}).then(() => start(app)));\n\
          if (document.visibilityState === \"hidden\") load();\n\
          else requestAnimationFrame(() => setTimeout(load, 0));"
     );

@@ -131,6 +131,33 @@ test("back and forward restore the filtered table and the selected environment",
   expect(await marked(page), "no document load").toBe(true);
 });
 
+test("back pressed before the app has started shows the page of that URL", async ({ page }) => {
+  const table = new ReleasesPage(page);
+  await table.open("checkout", { status: "failed" });
+  await table.waitForHydration();
+  await table.row(2).locator(".release-link").click();
+  const release = new ReleasePage(page);
+  await release.expectSelected("staging");
+
+  // Reloaded, the release page waits for its WebAssembly while Back goes
+  // to the table's entry, which the router made: no document loads for it.
+  let deliver = () => {};
+  const held = new Promise<void>((resolve) => (deliver = resolve));
+  await page.route("**/pkg/*.wasm", async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.reload();
+  await page.goBack();
+  await expect(page).toHaveURL(/status=failed/);
+  deliver();
+
+  await expect(table.statusFilter).toHaveValue("failed");
+  await expect(table.rows).toHaveCount(1);
+  await expect(release.graph).toHaveCount(0);
+  await table.waitForHydration();
+});
+
 test("a navigation to an unknown release shows its error page in place", async ({ page }) => {
   const table = new ReleasesPage(page);
   await table.open("checkout");

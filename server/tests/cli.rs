@@ -1,6 +1,8 @@
 //! The `server` binary: token creation, migrations, bad input, JSON logs,
 //! graceful shutdown on SIGTERM, and pages and static files served at once.
 
+#[path = "common/headers.rs"]
+mod headers;
 #[path = "common/process.rs"]
 mod process;
 
@@ -8,6 +10,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use headers::header;
 use process::{server, ServerProcess};
 
 #[tokio::test]
@@ -439,12 +442,7 @@ async fn static_files_and_pages_served_at_once_keep_their_own_headers() {
                     continue;
                 };
                 let status = response.status().as_u16();
-                let policy = response
-                    .headers()
-                    .get("content-security-policy")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned();
+                let policy = header(&response, "content-security-policy");
                 let expected = match path {
                     "/" => status == 200 && policy.contains("'nonce-"),
                     "/favicon.svg" => status == 200 && !policy.contains("'nonce-"),

@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::headers::header;
 use common::TestServer;
 
 #[tokio::test]
@@ -201,12 +202,7 @@ async fn set_theme_sets_the_cookie_and_rejects_unknown_themes() {
         .await
         .expect("request");
     assert_eq!(response.status(), 200);
-    let cookie = response
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
+    let cookie = header(&response, "set-cookie");
     assert!(cookie.starts_with("theme=dark;"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
 
@@ -251,14 +247,6 @@ async fn postgres_serves_the_same() {
 async fn every_response_carries_the_security_headers_and_a_page_its_nonce_policy() {
     let server = TestServer::sqlite().await;
     let page = server.get("/").await;
-    let header = |response: &reqwest::Response, name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string()
-    };
     let policy = header(&page, "content-security-policy");
     let html = page.text().await.expect("body");
     // Every inline script carries the nonce the policy names, and the

@@ -7,6 +7,7 @@
 mod common;
 
 use backend::auth::{create_token, Role};
+use common::headers::header;
 use common::{backends, TestServer};
 
 async fn sign_in(server: &TestServer, token: &str) -> reqwest::Response {
@@ -30,12 +31,7 @@ async fn sign_in_from(
 }
 
 fn set_cookie(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
+    header(response, "set-cookie")
 }
 
 /// The `name=value` part of a `Set-Cookie`.

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use backend::auth::Role;
 use backend::db::Backend;
 use common::fixtures::{created, health, promoted, workflow};
+use common::headers::header;
 use common::{backends, TestServer};
 use serde_json::{json, Value};
 use sse::{Event, Item, Reader};
@@ -58,12 +59,7 @@ async fn open(server: &TestServer, query: &str, last_event_id: Option<i64>) -> R
     let id = last_event_id.map(|id| id.to_string());
     let response = request(server, query, id.as_deref(), None).await;
     assert_eq!(response.status(), 200, "GET /api/v1/stream{query}");
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
+    let content_type = header(&response, "content-type");
     assert!(
         content_type.starts_with("text/event-stream"),
         "{content_type}"

@@ -227,3 +227,4 @@ pub async fn delivery_when(
 }
 
 pub mod fixtures;
+pub mod headers;

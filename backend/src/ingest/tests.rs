@@ -448,3 +448,39 @@ pub(crate) mod fuzz {
         }
     }
 }
+
+/// A large batch is read on every core; what it gives is what reading it
+/// in order gives: its events in the batch's order, and of several bad
+/// events the first one named.
+#[test]
+fn a_large_batch_reads_as_in_order() {
+    let batch: Vec<Value> = (0..300)
+        .map(|i| {
+            let mut event = updated();
+            event["id"] = json!(format!("e{i}"));
+            event
+        })
+        .collect();
+    let body = format!(" \n\t{}", serde_json::to_string(&batch).expect("json"));
+    let events =
+        parse_request(&headers("application/json"), body.as_bytes()).expect("a valid batch");
+    let ids: Vec<String> = events.iter().map(|event| event.id.clone()).collect();
+    let expected: Vec<String> = (0..300).map(|i| format!("e{i}")).collect();
+    assert_eq!(ids, expected, "the batch's order");
+    assert_eq!(events[299].path, "events[299]");
+
+    let mut bad = batch.clone();
+    bad[250]["data"]["run"]["status"] = json!("Exploded");
+    bad[70]["data"]["phase"] = json!("during");
+    bad[200] = json!("not an event");
+    let error = error_of(&json!(bad), "application/cloudevents-batch+json");
+    assert_eq!(field_of(&error), Some("events[70].data.phase"), "{error}");
+
+    let mut body = serde_json::to_vec(&batch).expect("json");
+    body.truncate(body.len() - 1);
+    let error = parse_request(&headers("application/json"), &body).expect_err("cut short");
+    assert!(
+        error.to_string().contains("not valid JSON"),
+        "a cut batch is not JSON: {error}"
+    );
+}

@@ -2,6 +2,7 @@
 //! the current attempt of each environment of a release.
 
 use domain::{snapshot_status, steps_status, Phase, RunFact, RunStatus, StepFact};
+use rayon::prelude::*;
 use sqlx::any::AnyArguments;
 use sqlx::{Arguments, AssertSqlSafe};
 
@@ -125,8 +126,9 @@ const SNAPSHOT_COLUMNS: [&str; 11] = [
 ];
 
 impl RunWrite<'_> {
-    /// Binds the values of `SNAPSHOT_COLUMNS`.
-    fn add_to(&self, args: &mut AnyArguments) -> Result<(), AppError> {
+    /// Binds the values of `SNAPSHOT_COLUMNS`, the steps as `steps_json`
+    /// made of them.
+    fn add_to(&self, args: &mut AnyArguments, steps: String) -> Result<(), AppError> {
         let run = self.run;
         args.add(run.status.as_str()).or_internal()?;
         args.add(run.started_at.map(millis)).or_internal()?;
@@ -134,13 +136,26 @@ impl RunWrite<'_> {
         args.add(run.url.as_deref()).or_internal()?;
         args.add(run.manifest.as_deref()).or_internal()?;
         args.add(run.message.as_deref()).or_internal()?;
-        args.add(to_json(&self.steps)?).or_internal()?;
+        args.add(steps).or_internal()?;
         args.add(self.snapshot_time).or_internal()?;
         args.add(self.superseded_by).or_internal()?;
         args.add(self.unfinished()).or_internal()?;
         args.add(self.steps_status().map(RunStatus::as_str))
             .or_internal()
     }
+}
+
+/// Runs' steps as stored (JSON documents, in order): on every core when
+/// there are many (a batch's snapshots carry their steps' logs).
+fn steps_json(writes: &[&RunWrite<'_>]) -> Result<Vec<String>, AppError> {
+    const PARALLEL: usize = 64;
+    if writes.len() < PARALLEL {
+        return writes.iter().map(|write| to_json(&write.steps)).collect();
+    }
+    writes
+        .par_iter()
+        .map(|write| to_json(&write.steps))
+        .collect()
 }
 
 /// Stores new runs, in the given order (which becomes their arrival
@@ -170,8 +185,10 @@ pub async fn insert_all(
             SNAPSHOT_COLUMNS.join(", "),
             value_rows(conn, chunk.len(), IDENTITY.len() + SNAPSHOT_COLUMNS.len())
         );
+        let writes: Vec<&RunWrite<'_>> = chunk.iter().map(|new| &new.write).collect();
+        let steps = steps_json(&writes)?;
         let mut args = AnyArguments::default();
-        for new in chunk {
+        for (new, steps) in chunk.iter().zip(steps) {
             args.add(new.release_pk).or_internal()?;
             args.add(new.product_id).or_internal()?;
             args.add(new.release_id).or_internal()?;
@@ -181,7 +198,7 @@ pub async fn insert_all(
             args.add(new.workflow).or_internal()?;
             args.add(new.application).or_internal()?;
             args.add(i64::from(new.attempt)).or_internal()?;
-            new.write.add_to(&mut args)?;
+            new.write.add_to(&mut args, steps)?;
         }
         let query = sqlx::query_as_with::<_, (i64, String, i64), _>(AssertSqlSafe(sql), args);
         stored.extend(query.fetch_all(&mut *conn).await.or_internal()?);
@@ -206,10 +223,12 @@ pub async fn update_all(conn: &mut Conn, runs: &[(i64, RunWrite<'_>)]) -> Result
             "UPDATE runs SET {set} FROM (VALUES {}) AS v WHERE runs.seq = v.column1",
             value_rows(conn, chunk.len(), 1 + SNAPSHOT_COLUMNS.len())
         );
+        let writes: Vec<&RunWrite<'_>> = chunk.iter().map(|(_, write)| write).collect();
+        let steps = steps_json(&writes)?;
         let mut args = AnyArguments::default();
-        for (seq, write) in chunk {
+        for ((seq, write), steps) in chunk.iter().zip(steps) {
             args.add(*seq).or_internal()?;
-            write.add_to(&mut args)?;
+            write.add_to(&mut args, steps)?;
         }
         sqlx::query_with(AssertSqlSafe(sql), args)
             .execute(&mut *conn)
@@ -405,43 +424,55 @@ pub async fn statuses_of_releases(
     for pk in pks {
         query = query.bind(*pk);
     }
-    let mut runs = Vec::new();
-    for (release_pk, json) in query.fetch_all(&mut *conn).await.or_internal()? {
-        for row in from_json::<Vec<RunStatusRow>>(&json)? {
-            let (seq, snapshot_time, run_id, environment, phase, workflow, application) =
-                (row.0, row.1, row.2, row.3, row.4, row.5, row.6);
-            let (status_text, started_at, attempt, superseded_by, steps_status) =
-                (row.7, row.8, row.9, row.10, row.11);
-            let steps = match steps_status.as_deref() {
-                Some(value) => vec![StepFact::standing_for(status(value)?)],
-                None => Vec::new(),
-            };
-            let fact = RunFact {
-                phase: Phase::parse(&phase)
-                    .ok_or_else(|| AppError::internal(format!("stored phase {phase:?}")))?,
-                status: status(&status_text)?,
-                started_at: opt_time(started_at)?,
-                finished_at: None,
-                attempt: u32::try_from(attempt).or_internal()?,
-                steps,
-                id: run_id,
-                seq,
-                environment,
-                workflow,
-                application,
-                url: None,
-                manifest: None,
-                message: None,
-                superseded_by,
-            };
-            runs.push(RunStatusFact {
-                release_pk,
-                snapshot_time,
-                fact,
-            });
-        }
-    }
+    let rows = query.fetch_all(&mut *conn).await.or_internal()?;
+    // A release's runs are a JSON document to read: each on its own core.
+    let releases: Vec<Vec<RunStatusFact>> = rows
+        .par_iter()
+        .map(|(release_pk, json)| status_facts(*release_pk, json))
+        .collect::<Result<_, AppError>>()?;
+    let mut runs: Vec<RunStatusFact> = releases.into_iter().flatten().collect();
     runs.sort_by_key(|run| run.fact.seq);
+    Ok(runs)
+}
+
+/// The runs of release `release_pk` in the JSON array
+/// `statuses_of_releases` reads them as.
+fn status_facts(release_pk: i64, json: &str) -> Result<Vec<RunStatusFact>, AppError> {
+    let rows = from_json::<Vec<RunStatusRow>>(json)?;
+    let mut runs = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (seq, snapshot_time, run_id, environment, phase, workflow, application) =
+            (row.0, row.1, row.2, row.3, row.4, row.5, row.6);
+        let (status_text, started_at, attempt, superseded_by, steps_status) =
+            (row.7, row.8, row.9, row.10, row.11);
+        let steps = match steps_status.as_deref() {
+            Some(value) => vec![StepFact::standing_for(status(value)?)],
+            None => Vec::new(),
+        };
+        let fact = RunFact {
+            phase: Phase::parse(&phase)
+                .ok_or_else(|| AppError::internal(format!("stored phase {phase:?}")))?,
+            status: status(&status_text)?,
+            started_at: opt_time(started_at)?,
+            finished_at: None,
+            attempt: u32::try_from(attempt).or_internal()?,
+            steps,
+            id: run_id,
+            seq,
+            environment,
+            workflow,
+            application,
+            url: None,
+            manifest: None,
+            message: None,
+            superseded_by,
+        };
+        runs.push(RunStatusFact {
+            release_pk,
+            snapshot_time,
+            fact,
+        });
+    }
     Ok(runs)
 }
 

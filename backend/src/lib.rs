@@ -12,6 +12,7 @@ pub use change::StreamLimits;
 pub mod db;
 pub mod ingest;
 pub mod live;
+mod parallel;
 pub mod read;
 pub mod restart;
 pub mod settings;

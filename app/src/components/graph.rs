@@ -347,13 +347,16 @@ fn follow_in_place(href: String) -> impl Fn(leptos::ev::MouseEvent) + 'static {
             return;
         }
         ev.prevent_default();
-        navigate(
-            &href,
-            leptos_router::NavigateOptions {
-                scroll: false,
-                ..Default::default()
-            },
-        );
+        navigate(&href, in_place());
+    }
+}
+
+/// How the graph selects an environment: a navigation that keeps the
+/// scroll position (only `?env=` changes).
+fn in_place() -> leptos_router::NavigateOptions {
+    leptos_router::NavigateOptions {
+        scroll: false,
+        ..Default::default()
     }
 }
 
@@ -459,13 +462,7 @@ fn select(index: usize, name: &str, navigate: &impl Fn(&str, leptos_router::Navi
         };
         focus();
         let path = window().location().pathname().unwrap_or_default();
-        navigate(
-            &with_query(&path, &[("env", Some(name))]),
-            leptos_router::NavigateOptions {
-                scroll: false,
-                ..Default::default()
-            },
-        );
+        navigate(&with_query(&path, &[("env", Some(name))]), in_place());
         request_animation_frame(focus);
     }
     #[cfg(not(feature = "hydrate"))]

@@ -12,7 +12,6 @@ mod merge;
 
 use domain::AppError;
 use http::{header, HeaderMap};
-use rayon::prelude::*;
 use serde_json::value::RawValue;
 use serde_json_borrow::Value as Json;
 
@@ -31,9 +30,6 @@ pub use merge::Merge;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Most events accepted in one request (413 beyond).
 pub const MAX_EVENTS: usize = 1000;
-
-/// Batches of at least this many events are read on every core.
-const PARALLEL_EVENTS: usize = 64;
 
 /// Parses and validates the events of one `POST /api/v1/events` request.
 ///
@@ -73,15 +69,10 @@ pub fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Event>, App
                 ),
             });
         }
-        let read = |(i, item): (usize, &&RawValue)| {
+        let results = crate::parallel::map(&items, |i, item| {
             let value: Json<'_> = json(item.get().as_bytes())?;
             events::read_event(&value, format!("events[{i}]"))
-        };
-        let results: Vec<Result<Event, AppError>> = if items.len() >= PARALLEL_EVENTS {
-            items.par_iter().enumerate().map(read).collect()
-        } else {
-            items.iter().enumerate().map(read).collect()
-        };
+        });
         // The first bad event, in the order of the batch.
         return results.into_iter().collect();
     }

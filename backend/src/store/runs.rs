@@ -126,8 +126,8 @@ const SNAPSHOT_COLUMNS: [&str; 11] = [
 ];
 
 impl RunWrite<'_> {
-    /// Binds the values of `SNAPSHOT_COLUMNS`, the steps as `steps_json`
-    /// made of them.
+    /// Binds the values of `SNAPSHOT_COLUMNS`, with the steps already
+    /// serialized (`steps_json`).
     fn add_to(&self, args: &mut AnyArguments, steps: String) -> Result<(), AppError> {
         let run = self.run;
         args.add(run.status.as_str()).or_internal()?;
@@ -145,16 +145,11 @@ impl RunWrite<'_> {
     }
 }
 
-/// Runs' steps as stored (JSON documents, in order): on every core when
-/// there are many (a batch's snapshots carry their steps' logs).
+/// Runs' steps as stored (JSON documents, in order); a batch's snapshots
+/// carry their steps' logs.
 fn steps_json(writes: &[&RunWrite<'_>]) -> Result<Vec<String>, AppError> {
-    const PARALLEL: usize = 64;
-    if writes.len() < PARALLEL {
-        return writes.iter().map(|write| to_json(&write.steps)).collect();
-    }
-    writes
-        .par_iter()
-        .map(|write| to_json(&write.steps))
+    crate::parallel::map(writes, |_, write| to_json(&write.steps))
+        .into_iter()
         .collect()
 }
 

@@ -15,6 +15,7 @@ pub mod live;
 mod parallel;
 pub mod read;
 pub mod restart;
+pub mod runs_cache;
 pub mod settings;
 pub mod state;
 pub mod store;

@@ -63,6 +63,9 @@ pub struct Core {
     /// SQLite: checkpoints of the write-ahead log, once `checkpoint::run`
     /// makes them in the background (the writers' commits then never do).
     pub checkpoints: Arc<crate::checkpoint::Checkpoints>,
+    /// What ingest read of the releases it wrote last, kept for its next
+    /// write to them (`runs_cache`).
+    pub runs_cache: Arc<crate::runs_cache::RunsCache>,
 }
 
 impl Core {
@@ -82,6 +85,7 @@ impl Core {
             restarts: broadcast::channel(RESTART_CHANNEL_CAPACITY).0,
             watching: Arc::new(Watching::default()),
             checkpoints: Arc::default(),
+            runs_cache: Arc::default(),
         }
     }
 

@@ -130,9 +130,15 @@ impl Write {
     /// and appends to the change log: a `product` change per new product,
     /// a `release` change per touched release and an `environment` change
     /// per changed environment. A handful of statements whatever the number
-    /// of releases.
-    pub async fn rederive(&mut self, changed: Changed, now: i64) -> Result<(), AppError> {
+    /// of releases. Returns the new change id of each release it derived,
+    /// by pk.
+    pub async fn rederive(
+        &mut self,
+        changed: Changed,
+        now: i64,
+    ) -> Result<HashMap<i64, i64>, AppError> {
         let mut appended = false;
+        let mut tags = HashMap::new();
         let conn = self.conn()?;
         let mut changes: Vec<NewChange> = changed
             .new_products
@@ -196,6 +202,7 @@ impl Write {
                 })
                 .collect::<Result<Vec<_>, AppError>>()?;
             store::releases::save_derived(conn, &derived).await?;
+            tags.extend(derived.iter().map(|d| (d.pk, d.change_id)));
             appended = true;
         }
 
@@ -224,7 +231,7 @@ impl Write {
             appended = true;
         }
         self.changed |= appended;
-        Ok(())
+        Ok(tags)
     }
 
     /// Commits (SQLite: releases the savepoint and commits the group, or

@@ -97,16 +97,26 @@ impl ReleaseFacts {
 impl RunFact {
     /// The run as `ReleaseFacts::for_status` keeps it.
     pub fn for_status(&self) -> RunFact {
+        // Field by field: the steps (and their logs) are not copied.
         RunFact {
+            id: self.id.clone(),
+            seq: self.seq,
+            environment: self.environment.clone(),
+            phase: self.phase,
+            workflow: self.workflow.clone(),
+            application: self.application.clone(),
+            status: self.status,
+            started_at: self.started_at,
             finished_at: None,
             url: None,
             manifest: None,
             message: None,
+            attempt: self.attempt,
+            superseded_by: self.superseded_by,
             steps: steps_status(&self.steps)
                 .map(StepFact::standing_for)
                 .into_iter()
                 .collect(),
-            ..self.clone()
         }
     }
 }

@@ -9,7 +9,10 @@
 //! applications. The fold applies the events to that snapshot in memory and
 //! says what changed; the effects are written with a few multi-row
 //! statements, and the touched releases are re-derived from the same state
-//! (`Write::rederive`). Only this transaction writes while it runs (the
+//! (`Write::rederive`). What a committed write leaves of the releases it
+//! held whole — their flows and runs — is kept in memory (`RunsCache`),
+//! so the next write to them reads their rows but not all their runs
+//! again. Only this transaction writes while it runs (the
 //! writer lock, and the advisory lock on PostgreSQL), so what it read stays
 //! true until the commit; and a batch costs a few round trips to the
 //! database rather than several per event.
@@ -19,13 +22,14 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use domain::ingest::{Deployment, Effect, Needs, ReleaseId, RunKey, Snapshot};
-use domain::{AppError, RunFact};
+use domain::AppError;
 
 use super::merge::{Merge, Reports};
 use super::{Command, Event, IngestOutcome};
+use crate::runs_cache::{Held, RunsCache};
 use crate::state::Core;
 use crate::store::releases::NewRelease;
-use crate::store::runs::{NewRun, RunWrite};
+use crate::store::runs::{NewRun, RunStatusFact, RunWrite};
 use crate::store::{self, millis, Conn};
 use crate::write::{Changed, Write};
 
@@ -65,14 +69,22 @@ pub async fn apply_merging(
     let fresh = store::events::record(tx, &records, now).await?;
     drop(records);
     reports.merge(&mut events, &fresh)?;
-    let (mut snapshot, mut ids) = load(tx, &events).await?;
+    let (mut snapshot, mut ids) = load(tx, &core.runs_cache, &events).await?;
     let mut effects = Vec::new();
     for (event, fresh) in events.iter().zip(fresh) {
         effects.extend(snapshot.apply(event, fresh)?);
     }
-    let changed = store_effects(tx, &snapshot, &mut ids, effects, now).await?;
-    write.rederive(changed, now).await?;
+    let (changed, mut held) = store_effects(tx, &snapshot, &mut ids, effects, now).await?;
+    let touched: Vec<i64> = changed.touched.keys().copied().collect();
+    let tags = write.rederive(changed, now).await?;
     write.commit().await?;
+    // Durable: what the next write to these releases reads.
+    for pk in touched {
+        match (held.remove(&pk), tags.get(&pk)) {
+            (Some(held), Some(&tag)) => core.runs_cache.put(pk, tag, held),
+            _ => core.runs_cache.forget([pk]),
+        }
+    }
     Ok((snapshot.into_outcome(), left_out))
 }
 
@@ -110,6 +122,8 @@ struct Ids {
     products: HashMap<String, i64>,
     releases: HashMap<ReleaseId, i64>,
     runs: HashMap<RunKey, i64>,
+    /// The flows of the stored releases an event names, by pk.
+    flows: HashMap<i64, Arc<domain::Flow>>,
 }
 
 impl Ids {
@@ -139,7 +153,13 @@ impl Ids {
 
 /// Loads the snapshot `events` need. One query per product named and per
 /// group a new run joins, and a few more, whatever the number of events.
-async fn load<'e>(conn: &mut Conn, events: &'e [Event]) -> Result<(Snapshot<'e>, Ids), AppError> {
+/// The flow and runs of a release written since come from `cache` when it
+/// holds them at the release's current change.
+async fn load<'e>(
+    conn: &mut Conn,
+    cache: &RunsCache,
+    events: &'e [Event],
+) -> Result<(Snapshot<'e>, Ids), AppError> {
     let needs = Needs::of(events);
     let mut snapshot = Snapshot::new();
     let mut ids = Ids::default();
@@ -150,20 +170,40 @@ async fn load<'e>(conn: &mut Conn, events: &'e [Event]) -> Result<(Snapshot<'e>,
     }
 
     let mut by_pk: HashMap<i64, ReleaseId> = HashMap::new();
+    let mut cached: Vec<Arc<Vec<RunStatusFact>>> = Vec::new();
+    let mut unread: Vec<i64> = Vec::new();
     for (product, keys) in &needs.releases {
         if !ids.products.contains_key(product) {
             continue;
         }
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         for target in store::releases::find_keys(conn, product, &keys).await? {
-            let flow = Arc::new(store::from_json(&target.flow)?);
-            snapshot.add_release(product, &target.release_key, target.id, flow);
-            by_pk.insert(target.pk, (product.clone(), target.id));
-            ids.releases.insert((product.clone(), target.id), target.pk);
+            let release: ReleaseId = (product.clone(), target.id);
+            let flow = match cache.get(target.pk, target.last_change_id) {
+                Some(held) => {
+                    cached.push(held.runs);
+                    held.flow
+                }
+                None => {
+                    unread.push(target.pk);
+                    Arc::new(store::from_json(&target.flow)?)
+                }
+            };
+            snapshot.add_release(product, &target.release_key, target.id, flow.clone());
+            ids.flows.insert(target.pk, flow);
+            by_pk.insert(target.pk, release.clone());
+            ids.releases.insert(release, target.pk);
         }
     }
+    // Every run in arrival order, as the store gives them.
+    let mut runs: Vec<RunStatusFact> = cached
+        .iter()
+        .flat_map(|runs| runs.iter().cloned())
+        .collect();
+    runs.extend(store::runs::statuses_of_releases(conn, &unread).await?);
+    runs.sort_by_key(|run| run.fact.seq);
     let pks: Vec<i64> = by_pk.keys().copied().collect();
-    for stored in store::runs::statuses_of_releases(conn, &pks).await? {
+    for stored in runs {
         let Some((product, release)) = by_pk.get(&stored.release_pk) else {
             continue;
         };
@@ -229,7 +269,7 @@ async fn store_effects<'e>(
     ids: &mut Ids,
     effects: Vec<Effect<'e>>,
     now: i64,
-) -> Result<Changed, AppError> {
+) -> Result<(Changed, HashMap<i64, Held>), AppError> {
     let mut changed = Changed::default();
     let mut deployments: BTreeMap<(String, String), (Deployment, Option<String>)> = BTreeMap::new();
     let mut new_runs: Vec<RunKey> = Vec::new();
@@ -440,28 +480,51 @@ async fn store_effects<'e>(
             .environments
             .insert((product, environment), (product_id, release));
     }
+    // The runs of each touched release held whole, as the store now holds
+    // them: for the re-derivation, and for the next write (`RunsCache`).
+    let mut held = HashMap::new();
     for (release, at) in touched {
         let pk = ids.release(&release)?;
         changed.touch(pk, at.unwrap_or(i64::MIN));
-        let runs = snapshot.runs_of(&release);
-        if !runs.is_empty() || snapshot.holds(&release) {
-            let mut runs: Vec<RunFact> = runs
-                .into_iter()
-                .map(|mut run| {
-                    if run.seq == 0 {
-                        if let Some(&seq) =
-                            ids.runs
-                                .get(&(release.0.clone(), release.1, run.id.clone()))
-                        {
-                            run.seq = seq;
-                        }
-                    }
-                    run
-                })
-                .collect();
-            runs.sort_by_key(|run| run.seq);
-            changed.known_runs.insert(pk, runs);
+        if !snapshot.holds(&release) {
+            continue;
+        }
+        let runs = stored_runs(snapshot, ids, &release, pk)?;
+        changed
+            .known_runs
+            .insert(pk, runs.iter().map(|run| run.fact.clone()).collect());
+        if let Some(flow) = ids.flows.get(&pk) {
+            let flow = flow.clone();
+            let runs = Arc::new(runs);
+            held.insert(pk, Held { flow, runs });
         }
     }
-    Ok(changed)
+    Ok((changed, held))
+}
+
+/// Every run of `release`, which the snapshot holds whole, as the store
+/// gives it back after this write (`store::runs::statuses_of_releases`):
+/// in `seq` order, as status derivation reads it (`RunFact::for_status`),
+/// its times to the millisecond.
+fn stored_runs(
+    snapshot: &Snapshot<'_>,
+    ids: &Ids,
+    release: &ReleaseId,
+    pk: i64,
+) -> Result<Vec<RunStatusFact>, AppError> {
+    let mut runs = Vec::new();
+    for (fact, snapshot_time) in snapshot.runs_of(release) {
+        let mut fact = fact.for_status();
+        if fact.seq == 0 {
+            fact.seq = ids.run(&(release.0.clone(), release.1, fact.id.clone()))?;
+        }
+        fact.started_at = store::opt_time(fact.started_at.map(millis))?;
+        runs.push(RunStatusFact {
+            release_pk: pk,
+            snapshot_time,
+            fact,
+        });
+    }
+    runs.sort_by_key(|run| run.fact.seq);
+    Ok(runs)
 }

@@ -170,6 +170,8 @@ pub struct Target {
     pub id: i64,
     pub release_key: String,
     pub flow: String,
+    /// The id of its latest change (`runs_cache`'s tag).
+    pub last_change_id: i64,
 }
 
 /// The releases of product `slug` with any of these keys.
@@ -182,7 +184,8 @@ pub async fn find_keys(
     let mut found = Vec::with_capacity(keys.len());
     for chunk in keys.chunks(500) {
         let sql = format!(
-            "SELECT r.pk, r.product_id, r.id, r.release_key, r.flow FROM releases r \
+            "SELECT r.pk, r.product_id, r.id, r.release_key, r.flow, r.last_change_id \
+             FROM releases r \
              JOIN products p ON p.id = r.product_id \
              WHERE p.slug = $1 AND r.release_key IN ({})",
             placeholders(2, chunk.len())

@@ -366,16 +366,18 @@ impl<'e> Snapshot<'e> {
             .collect()
     }
 
-    /// Every held run of release `release`, as status derivation reads
-    /// them, in arrival order (the new ones last, in the order reported,
-    /// with `seq` 0 until stored).
-    pub fn runs_of(&self, release: &ReleaseId) -> Vec<RunFact> {
+    /// Every held run of release `release`, with the `time` of the
+    /// snapshot it holds, in arrival order (the new ones last, in the order
+    /// reported, with `seq` 0 until stored).
+    pub fn runs_of(&self, release: &ReleaseId) -> Vec<(&RunFact, i64)> {
         let Some(held) = self.releases.get(release) else {
             return Vec::new();
         };
         let mut runs: Vec<&HeldRun<'e>> = held.runs.values().collect();
         runs.sort_by_key(|run| (run.new, run.fact.seq));
-        runs.into_iter().map(|run| run.fact.clone()).collect()
+        runs.into_iter()
+            .map(|run| (&run.fact, run.snapshot_time))
+            .collect()
     }
 
     /// Applies one event; `fresh` is false for a duplicate (its (source,

@@ -21,12 +21,12 @@ use lru::LruCache;
 
 use crate::store::runs::RunStatusFact;
 
-/// Most runs held in all (about 250 bytes each): the least recently used
-/// releases are dropped beyond.
-const MAX_RUNS: usize = 200_000;
+/// Most runs held in all (about 500 bytes each, so about 25 MB): the least
+/// recently used releases are dropped beyond.
+const MAX_RUNS: usize = 50_000;
 /// A release with more runs than this is not held (it would push out many
 /// others).
-const MAX_RUNS_OF_ONE: usize = 20_000;
+const MAX_RUNS_OF_ONE: usize = 5_000;
 
 /// A release as ingest reads it, at one change id.
 #[derive(Clone)]

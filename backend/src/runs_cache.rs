@@ -102,24 +102,18 @@ impl RunsCache {
         }
     }
 
-    /// Drops what is held of these releases.
-    pub fn forget(&self, pks: impl IntoIterator<Item = i64>) {
+    /// Drops what is held of release `pk`.
+    pub fn forget(&self, pk: i64) {
         let mut inner = self.inner();
-        for pk in pks {
-            if let Some(old) = inner.entries.pop(&pk) {
-                inner.runs -= old.held.runs.len();
-            }
+        if let Some(old) = inner.entries.pop(&pk) {
+            inner.runs -= old.held.runs.len();
         }
     }
 
     /// How many releases are held.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.inner().entries.len()
-    }
-
-    /// Whether nothing is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -172,9 +166,9 @@ mod tests {
         cache.put(1, 12, held(3));
         cache.put(1, 11, held(1));
         assert_eq!(cache.get(1, 12).map(|held| held.runs.len()), Some(3));
-        cache.forget([1]);
+        cache.forget(1);
         assert!(cache.get(1, 12).is_none());
-        assert!(cache.is_empty());
+        assert_eq!(cache.len(), 0);
     }
 
     #[test]

@@ -82,7 +82,7 @@ pub async fn apply_merging(
     for pk in touched {
         match (held.remove(&pk), tags.get(&pk)) {
             (Some(held), Some(&tag)) => core.runs_cache.put(pk, tag, held),
-            _ => core.runs_cache.forget([pk]),
+            _ => core.runs_cache.forget(pk),
         }
     }
     Ok((snapshot.into_outcome(), left_out))

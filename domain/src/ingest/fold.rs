@@ -367,15 +367,14 @@ impl<'e> Snapshot<'e> {
     }
 
     /// Every held run of release `release`, with the `time` of the
-    /// snapshot it holds, in arrival order (the new ones last, in the order
-    /// reported, with `seq` 0 until stored).
+    /// snapshot it holds, in no particular order (the new ones have `seq` 0
+    /// until stored).
     pub fn runs_of(&self, release: &ReleaseId) -> Vec<(&RunFact, i64)> {
         let Some(held) = self.releases.get(release) else {
             return Vec::new();
         };
-        let mut runs: Vec<&HeldRun<'e>> = held.runs.values().collect();
-        runs.sort_by_key(|run| (run.new, run.fact.seq));
-        runs.into_iter()
+        held.runs
+            .values()
             .map(|run| (&run.fact, run.snapshot_time))
             .collect()
     }

@@ -1,5 +1,5 @@
-//! Work on many independent items (a batch's events, its runs' steps, the
-//! stored runs of its releases) on every core, in order.
+//! Work on many independent items (a batch's events, its runs' steps) on
+//! every core, in order.
 
 use rayon::prelude::*;
 

@@ -2,6 +2,7 @@
 //! the current attempt of each environment of a release.
 
 use domain::{snapshot_status, steps_status, Phase, RunFact, RunStatus, StepFact};
+use rayon::prelude::*;
 use sqlx::any::AnyArguments;
 use sqlx::{Arguments, AssertSqlSafe};
 
@@ -419,13 +420,13 @@ pub async fn statuses_of_releases(
         query = query.bind(*pk);
     }
     let rows = query.fetch_all(&mut *conn).await.or_internal()?;
-    // A release's runs are a JSON document to read: on every core when
-    // there are many releases.
-    let releases: Vec<Vec<RunStatusFact>> = crate::parallel::map(&rows, |_, (release_pk, json)| {
-        status_facts(*release_pk, json)
-    })
-    .into_iter()
-    .collect::<Result<_, AppError>>()?;
+    // A release's runs are a JSON document to read: each on its own core
+    // (a few large documents, not the many small items `parallel::map`
+    // keeps on one thread).
+    let releases: Vec<Vec<RunStatusFact>> = rows
+        .par_iter()
+        .map(|(release_pk, json)| status_facts(*release_pk, json))
+        .collect::<Result<_, AppError>>()?;
     let mut runs: Vec<RunStatusFact> = releases.into_iter().flatten().collect();
     runs.sort_by_key(|run| run.fact.seq);
     Ok(runs)

@@ -13,6 +13,11 @@
 //! one read: each leaves the store with another id, and the entry is not
 //! used. Entries are added only once their write is durable (`commit`
 //! returned), never from a transaction that could still roll back.
+//!
+//! A write takes its releases' entries out (`take`) rather than copying
+//! them: the write lock makes it the only reader, and it puts back what
+//! it leaves once committed. A write that fails leaves them out, and the
+//! next one reads the store.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -33,7 +38,7 @@ const MAX_RUNS_OF_ONE: usize = 5_000;
 pub struct Held {
     pub flow: Arc<Flow>,
     /// Its runs, in `seq` order.
-    pub runs: Arc<Vec<RunStatusFact>>,
+    pub runs: Vec<RunStatusFact>,
 }
 
 struct Entry {
@@ -69,8 +74,21 @@ impl RunsCache {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Release `pk` as it was at change `tag`, if held.
-    pub fn get(&self, pk: i64, tag: i64) -> Option<Held> {
+    /// Release `pk` as it was at change `tag`, if held, taken out: an
+    /// entry of another change stays (it is never used).
+    pub fn take(&self, pk: i64, tag: i64) -> Option<Held> {
+        let mut inner = self.inner();
+        if inner.entries.peek(&pk)?.tag != tag {
+            return None;
+        }
+        let entry = inner.entries.pop(&pk)?;
+        inner.runs -= entry.held.runs.len();
+        Some(entry.held)
+    }
+
+    /// A copy of what `take` would give, left in place.
+    #[cfg(test)]
+    fn peek(&self, pk: i64, tag: i64) -> Option<Held> {
         let mut inner = self.inner();
         match inner.entries.get(&pk) {
             Some(entry) if entry.tag == tag => Some(entry.held.clone()),
@@ -115,6 +133,12 @@ impl RunsCache {
     fn len(&self) -> usize {
         self.inner().entries.len()
     }
+
+    /// How many runs are held, as counted for the bound.
+    #[cfg(test)]
+    fn held_runs(&self) -> usize {
+        self.inner().runs
+    }
 }
 
 #[cfg(test)]
@@ -150,7 +174,7 @@ mod tests {
         });
         Held {
             flow: Arc::new(serde_json::from_value(flow).expect("a flow")),
-            runs: Arc::new(vec![run; runs]),
+            runs: vec![run; runs],
         }
     }
 
@@ -158,17 +182,20 @@ mod tests {
     fn an_entry_serves_only_its_own_change() {
         let cache = RunsCache::default();
         cache.put(1, 10, held(2));
-        assert!(cache.get(1, 10).is_some());
-        assert!(cache.get(1, 11).is_none(), "a later change");
-        assert!(cache.get(1, 9).is_none(), "an earlier change");
-        assert!(cache.get(2, 10).is_none(), "another release");
+        assert!(cache.take(1, 11).is_none(), "a later change");
+        assert!(cache.take(1, 9).is_none(), "an earlier change");
+        assert!(cache.take(2, 10).is_none(), "another release");
+        assert_eq!(cache.take(1, 10).map(|held| held.runs.len()), Some(2));
+        assert!(cache.take(1, 10).is_none(), "taken out");
+        assert_eq!(cache.held_runs(), 0);
         // A write that finishes late does not replace a later one's entry.
         cache.put(1, 12, held(3));
         cache.put(1, 11, held(1));
-        assert_eq!(cache.get(1, 12).map(|held| held.runs.len()), Some(3));
+        assert_eq!(cache.peek(1, 12).map(|held| held.runs.len()), Some(3));
         cache.forget(1);
-        assert!(cache.get(1, 12).is_none());
+        assert!(cache.take(1, 12).is_none());
         assert_eq!(cache.len(), 0);
+        assert_eq!(cache.held_runs(), 0);
     }
 
     #[test]
@@ -179,13 +206,14 @@ mod tests {
         for pk in 0..10 {
             cache.put(pk, 1, held(each));
         }
-        assert!(cache.get(0, 1).is_some(), "used: now the most recent");
+        assert!(cache.peek(0, 1).is_some(), "used: now the most recent");
         cache.put(10, 1, held(each));
-        assert!(cache.get(1, 1).is_none(), "the least recently used went");
-        assert!(cache.get(0, 1).is_some());
+        assert!(cache.peek(1, 1).is_none(), "the least recently used went");
+        assert!(cache.peek(0, 1).is_some());
         assert_eq!(cache.len(), 10);
+        assert_eq!(cache.held_runs(), MAX_RUNS);
         cache.put(11, 1, held(MAX_RUNS_OF_ONE + 1));
-        assert!(cache.get(11, 1).is_none(), "too large to hold");
+        assert!(cache.peek(11, 1).is_none(), "too large to hold");
     }
 }
 
@@ -332,7 +360,7 @@ mod store_tests {
                     .await
                     .expect("releases");
             for (pk, tag) in releases {
-                let Some(held) = core.runs_cache.get(pk, tag) else {
+                let Some(held) = core.runs_cache.peek(pk, tag) else {
                     continue;
                 };
                 let stored = statuses_of_releases(&mut conn, &[pk]).await.expect("runs");

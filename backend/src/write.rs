@@ -63,6 +63,14 @@ pub(crate) struct Changed {
     pub known_runs: HashMap<i64, Vec<RunFact>>,
 }
 
+/// What `Write::rederive` leaves the caller.
+pub(crate) struct Rederived {
+    /// The new change id of each release derived, by pk.
+    pub tags: HashMap<i64, i64>,
+    /// The runs given in `Changed::known_runs`, as they were given.
+    pub known_runs: HashMap<i64, Vec<RunFact>>,
+}
+
 impl Changed {
     /// Releases `pks`, touched at `at`.
     pub fn releases(pks: &[i64], at: i64) -> Changed {
@@ -131,14 +139,11 @@ impl Write {
     /// a `release` change per touched release and an `environment` change
     /// per changed environment. A handful of statements whatever the number
     /// of releases. Returns the new change id of each release it derived,
-    /// by pk.
-    pub async fn rederive(
-        &mut self,
-        changed: Changed,
-        now: i64,
-    ) -> Result<HashMap<i64, i64>, AppError> {
+    /// and gives back the runs of `Changed::known_runs`.
+    pub async fn rederive(&mut self, changed: Changed, now: i64) -> Result<Rederived, AppError> {
         let mut appended = false;
         let mut tags = HashMap::new();
+        let mut known_runs = HashMap::new();
         let conn = self.conn()?;
         let mut changes: Vec<NewChange> = changed
             .new_products
@@ -164,12 +169,18 @@ impl Write {
                 }
             }
             let places: Vec<(i64, i64)> = rows.iter().map(|r| (r.pk, r.product_id)).collect();
-            let facts = store::facts::load_for_status(conn, rows, changed.known_runs).await?;
+            let known: BTreeSet<i64> = changed.known_runs.keys().copied().collect();
+            let mut facts = store::facts::load_for_status(conn, rows, changed.known_runs).await?;
             views = places
-                .into_iter()
+                .iter()
                 .zip(facts.iter().map(derive_release))
-                .map(|((pk, product_id), view)| (pk, product_id, view))
+                .map(|(&(pk, product_id), view)| (pk, product_id, view))
                 .collect();
+            for (&(pk, _), facts) in places.iter().zip(&mut facts) {
+                if known.contains(&pk) {
+                    known_runs.insert(pk, std::mem::take(&mut facts.runs));
+                }
+            }
             changes.extend(views.iter().map(|(_, _, view)| {
                 NewChange {
                     kind: "release",
@@ -231,7 +242,7 @@ impl Write {
             appended = true;
         }
         self.changed |= appended;
-        Ok(tags)
+        Ok(Rederived { tags, known_runs })
     }
 
     /// Commits (SQLite: releases the savepoint and commits the group, or

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use domain::ingest::{Deployment, Effect, Needs, ReleaseId, RunKey, Snapshot};
-use domain::AppError;
+use domain::{AppError, RunFact};
 
 use super::merge::{Merge, Reports};
 use super::{Command, Event, IngestOutcome};
@@ -31,7 +31,7 @@ use crate::state::Core;
 use crate::store::releases::NewRelease;
 use crate::store::runs::{NewRun, RunStatusFact, RunWrite};
 use crate::store::{self, millis, Conn};
-use crate::write::{Changed, Write};
+use crate::write::{Changed, Rederived, Write};
 
 /// Applies validated events in one transaction (all or none), then
 /// publishes the changes. Fails with 400 when an event names an unknown
@@ -76,11 +76,18 @@ pub async fn apply_merging(
     }
     let (changed, mut held) = store_effects(tx, &snapshot, &mut ids, effects, now).await?;
     let touched: Vec<i64> = changed.touched.keys().copied().collect();
-    let tags = write.rederive(changed, now).await?;
+    let Rederived {
+        tags,
+        mut known_runs,
+    } = write.rederive(changed, now).await?;
     write.commit().await?;
     // Durable: what the next write to these releases reads.
     for pk in touched {
-        match (held.remove(&pk), tags.get(&pk)) {
+        let whole = held.remove(&pk).zip(known_runs.remove(&pk));
+        match (
+            whole.and_then(|(whole, runs)| whole.with(pk, runs)),
+            tags.get(&pk),
+        ) {
             (Some(held), Some(&tag)) => core.runs_cache.put(pk, tag, held),
             _ => core.runs_cache.forget(pk),
         }
@@ -151,10 +158,40 @@ impl Ids {
     }
 }
 
+/// A release the write holds whole, but for its runs (lent to the
+/// re-derivation, which gives them back): its flow, and the time of each
+/// run's snapshot in `seq` order.
+struct HeldWhole {
+    flow: Arc<domain::Flow>,
+    snapshot_times: Vec<i64>,
+}
+
+impl HeldWhole {
+    /// What the cache holds of release `pk`, with its `runs` back.
+    fn with(self, pk: i64, runs: Vec<RunFact>) -> Option<Held> {
+        if runs.len() != self.snapshot_times.len() {
+            return None;
+        }
+        let runs = runs
+            .into_iter()
+            .zip(self.snapshot_times)
+            .map(|(fact, snapshot_time)| RunStatusFact {
+                release_pk: pk,
+                snapshot_time,
+                fact,
+            })
+            .collect();
+        Some(Held {
+            flow: self.flow,
+            runs,
+        })
+    }
+}
+
 /// Loads the snapshot `events` need. One query per product named and per
 /// group a new run joins, and a few more, whatever the number of events.
-/// The flow and runs of a release written since come from `cache` when it
-/// holds them at the release's current change.
+/// The flow and runs of a release written since come from `cache` (taken
+/// out) when it holds them at the release's current change.
 async fn load<'e>(
     conn: &mut Conn,
     cache: &RunsCache,
@@ -170,7 +207,7 @@ async fn load<'e>(
     }
 
     let mut by_pk: HashMap<i64, ReleaseId> = HashMap::new();
-    let mut cached: Vec<Arc<Vec<RunStatusFact>>> = Vec::new();
+    let mut runs: Vec<RunStatusFact> = Vec::new();
     let mut unread: Vec<i64> = Vec::new();
     for (product, keys) in &needs.releases {
         if !ids.products.contains_key(product) {
@@ -179,10 +216,10 @@ async fn load<'e>(
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         for target in store::releases::find_keys(conn, product, &keys).await? {
             let release: ReleaseId = (product.clone(), target.id);
-            let flow = match cache.get(target.pk, target.last_change_id) {
-                Some(held) => {
-                    cached.push(held.runs);
-                    held.flow
+            let flow = match cache.take(target.pk, target.last_change_id) {
+                Some(Held { flow, runs: held }) => {
+                    runs.extend(held);
+                    flow
                 }
                 None => {
                     unread.push(target.pk);
@@ -196,10 +233,6 @@ async fn load<'e>(
         }
     }
     // Every run in arrival order, as the store gives them.
-    let mut runs: Vec<RunStatusFact> = cached
-        .iter()
-        .flat_map(|runs| runs.iter().cloned())
-        .collect();
     runs.extend(store::runs::statuses_of_releases(conn, &unread).await?);
     runs.sort_by_key(|run| run.fact.seq);
     let pks: Vec<i64> = by_pk.keys().copied().collect();
@@ -269,7 +302,7 @@ async fn store_effects<'e>(
     ids: &mut Ids,
     effects: Vec<Effect<'e>>,
     now: i64,
-) -> Result<(Changed, HashMap<i64, Held>), AppError> {
+) -> Result<(Changed, HashMap<i64, HeldWhole>), AppError> {
     let mut changed = Changed::default();
     let mut deployments: BTreeMap<(String, String), (Deployment, Option<String>)> = BTreeMap::new();
     let mut new_runs: Vec<RunKey> = Vec::new();
@@ -489,14 +522,17 @@ async fn store_effects<'e>(
         if !snapshot.holds(&release) {
             continue;
         }
-        let runs = stored_runs(snapshot, ids, &release, pk)?;
-        changed
-            .known_runs
-            .insert(pk, runs.iter().map(|run| run.fact.clone()).collect());
+        let (runs, snapshot_times) = stored_runs(snapshot, ids, &release)?.into_iter().unzip();
+        changed.known_runs.insert(pk, runs);
         if let Some(flow) = ids.flows.get(&pk) {
             let flow = flow.clone();
-            let runs = Arc::new(runs);
-            held.insert(pk, Held { flow, runs });
+            held.insert(
+                pk,
+                HeldWhole {
+                    flow,
+                    snapshot_times,
+                },
+            );
         }
     }
     Ok((changed, held))
@@ -505,13 +541,12 @@ async fn store_effects<'e>(
 /// Every run of `release`, which the snapshot holds whole, as the store
 /// gives it back after this write (`store::runs::statuses_of_releases`):
 /// in `seq` order, as status derivation reads it (`RunFact::for_status`),
-/// its times to the millisecond.
+/// its times to the millisecond; with the time of its snapshot.
 fn stored_runs(
     snapshot: &Snapshot<'_>,
     ids: &Ids,
     release: &ReleaseId,
-    pk: i64,
-) -> Result<Vec<RunStatusFact>, AppError> {
+) -> Result<Vec<(RunFact, i64)>, AppError> {
     let mut runs = Vec::new();
     for (fact, snapshot_time) in snapshot.runs_of(release) {
         let mut fact = fact.for_status();
@@ -519,12 +554,8 @@ fn stored_runs(
             fact.seq = ids.run(&(release.0.clone(), release.1, fact.id.clone()))?;
         }
         fact.started_at = store::opt_time(fact.started_at.map(millis))?;
-        runs.push(RunStatusFact {
-            release_pk: pk,
-            snapshot_time,
-            fact,
-        });
+        runs.push((fact, snapshot_time));
     }
-    runs.sort_by_key(|run| run.fact.seq);
+    runs.sort_by_key(|(run, _)| run.seq);
     Ok(runs)
 }

@@ -859,7 +859,13 @@ impl<'e> Snapshot<'e> {
                     new,
                 },
             );
-            self.groups.entry(group.clone()).or_default().push(key);
+            // Most runs join a group held already: no copy of its key then.
+            match self.groups.get_mut(&group) {
+                Some(keys) => keys.push(key),
+                None => {
+                    self.groups.insert(group.clone(), vec![key]);
+                }
+            }
         }
         group
     }

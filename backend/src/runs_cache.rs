@@ -34,7 +34,7 @@ const MAX_RUNS: usize = 50_000;
 const MAX_RUNS_OF_ONE: usize = 5_000;
 
 /// A release as ingest reads it, at one change id.
-#[derive(Clone)]
+#[cfg_attr(test, derive(Clone))]
 pub struct Held {
     pub flow: Arc<Flow>,
     /// Its runs, in `seq` order.
@@ -221,10 +221,10 @@ mod tests {
 /// is exactly what the store gives back for it at its current change.
 #[cfg(test)]
 mod store_tests {
-    use http::{header, HeaderMap, HeaderValue};
     use serde_json::{json, Value};
 
     use crate::db::Db;
+    use crate::ingest::tests::headers;
     use crate::ingest::{apply_events, parse_request};
     use crate::state::{Core, Settings};
     use crate::store::runs::statuses_of_releases;
@@ -296,12 +296,8 @@ mod store_tests {
     }
 
     async fn post(core: &Core, events: &[Value]) {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/cloudevents-batch+json"),
-        );
         let body = serde_json::to_vec(events).expect("json");
+        let headers = headers("application/cloudevents-batch+json");
         let events = parse_request(&headers, &body).expect("valid events");
         apply_events(core, events).await.expect("applied");
     }

@@ -83,12 +83,12 @@ pub async fn apply_merging(
     write.commit().await?;
     // Durable: what the next write to these releases reads.
     for pk in touched {
-        let whole = held.remove(&pk).zip(known_runs.remove(&pk));
-        match (
-            whole.and_then(|(whole, runs)| whole.with(pk, runs)),
-            tags.get(&pk),
-        ) {
-            (Some(held), Some(&tag)) => core.runs_cache.put(pk, tag, held),
+        let entry = held
+            .remove(&pk)
+            .zip(known_runs.remove(&pk))
+            .and_then(|(whole, runs)| whole.with(pk, runs));
+        match (entry, tags.get(&pk)) {
+            (Some(entry), Some(&tag)) => core.runs_cache.put(pk, tag, entry),
             _ => core.runs_cache.forget(pk),
         }
     }

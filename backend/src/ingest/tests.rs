@@ -7,7 +7,7 @@ use domain::RunStatus;
 
 use super::*;
 
-fn headers(content_type: &str) -> HeaderMap {
+pub(crate) fn headers(content_type: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(
         header::CONTENT_TYPE,

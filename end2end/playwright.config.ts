@@ -4,7 +4,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-// One free port and one fresh database per run. The values go into the
+// One free port and one fresh data directory per run (every database of the
+// run is made in it, and the global teardown removes it). The values go into the
 // environment so that the workers, which load this file again, agree.
 if (!process.env.E2E_PORT) {
   const script =
@@ -42,6 +43,8 @@ export default defineConfig({
   testDir: "./tests",
   // Seeds the fresh database through the API once the server is up.
   globalSetup: "./tests/global-setup.ts",
+  // Removes the run's data directory, with every database made in it.
+  globalTeardown: "./tests/global-teardown.ts",
   timeout: 30_000,
   expect: { timeout: 5_000 },
   fullyParallel: true,

@@ -22,7 +22,7 @@ interface Demo {
 
 /** Starts `server demo --seed SEED` on a free port; resolves with its URL once it prints it. */
 function startDemo(seed: string, extra: string[] = []): Promise<Demo> {
-  const dir = mkdtempSync(join(tmpdir(), "releases-demo-"));
+  const dir = mkdtempSync(join(process.env.E2E_DATA_DIR ?? tmpdir(), "demo-"));
   const database = `sqlite://${join(dir, "demo.db")}`;
   const child = spawn(
     serverBin,

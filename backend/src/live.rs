@@ -435,6 +435,12 @@ impl Tailer {
 #[derive(Default)]
 struct Pages {
     sent: HashMap<(String, i64), (i64, ReleaseView)>,
+    /// The pages sent ahead: read after a later change of their release was
+    /// committed but before the tailer had it, so sent with an earlier
+    /// change, as of that later one (its id). A stream that resumed after
+    /// the earlier change (a page read as of it) did not get them: the
+    /// change they are as of carries them again.
+    ahead: HashMap<(String, i64), i64>,
 }
 
 impl Pages {
@@ -444,6 +450,7 @@ impl Pages {
     async fn render(&mut self, core: &Core, notices: Vec<ChangeNotice>) -> Vec<Rendered> {
         let watched = core.watching.watched();
         self.sent.retain(|release, _| watched.contains(release));
+        self.ahead.retain(|release, _| watched.contains(release));
         let rendered: Vec<Rendered> = notices.into_iter().map(Rendered::build).collect();
         let mut last: HashMap<(String, i64), usize> = HashMap::new();
         for (index, change) in rendered.iter().enumerate() {
@@ -456,7 +463,8 @@ impl Pages {
         }
         let mut changes: HashMap<usize, PageChange> = HashMap::new();
         for (release, index) in last {
-            if let Some(change) = self.change(core, &release).await {
+            let upto = rendered[index].id;
+            if let Some(change) = self.change(core, &release, upto).await {
                 changes.insert(index, change);
             }
         }
@@ -470,11 +478,17 @@ impl Pages {
             .collect()
     }
 
-    /// The change of `release`'s page since it was last sent: a patch from
-    /// that state, the whole page when none was sent, or `None` when it has
-    /// not changed (or cannot be read now: the page then catches up with a
-    /// later change, or fetches itself).
-    async fn change(&mut self, core: &Core, release: &(String, i64)) -> Option<PageChange> {
+    /// The change of `release`'s page since it was last sent, to go with
+    /// its change `upto`: a patch from that state, the whole page when none
+    /// was sent or it was sent ahead of this change (`ahead`), or `None`
+    /// when it has not changed (or cannot be read now: the page then
+    /// catches up with a later change, or fetches itself).
+    async fn change(
+        &mut self,
+        core: &Core,
+        release: &(String, i64),
+        upto: i64,
+    ) -> Option<PageChange> {
         let page = match read::release_page(core, &release.0, release.1).await {
             Ok(page) => page,
             Err(error) => {
@@ -483,7 +497,13 @@ impl Pages {
             }
         };
         let change = match self.sent.get(release) {
-            Some((base, _)) if *base == page.as_of => return None,
+            Some((base, _)) if *base == page.as_of => {
+                if upto >= page.as_of && self.ahead.remove(release).is_some() {
+                    PageChange::Full(Box::new(page.clone()))
+                } else {
+                    return None;
+                }
+            }
             Some((base, old)) if *base < page.as_of => {
                 match ReleasePatch::between(old, &page.view, *base, page.as_of) {
                     Some(patch) => PageChange::Patch(patch),
@@ -492,6 +512,11 @@ impl Pages {
             }
             _ => PageChange::Full(Box::new(page.clone())),
         };
+        if page.as_of > upto {
+            self.ahead.insert(release.clone(), page.as_of);
+        } else {
+            self.ahead.remove(release);
+        }
         self.sent.insert(release.clone(), (page.as_of, page.view));
         Some(change)
     }
@@ -543,6 +568,108 @@ mod tests {
         assert!(twelve.matches(&notice(1, "checkout", Some(12))));
         assert!(!twelve.matches(&notice(1, "checkout", Some(11))));
         assert!(!twelve.matches(&notice(1, "checkout", None)));
+    }
+
+    /// A watched page read after a later change of its release was
+    /// committed, but before the tailer has that change, goes with the
+    /// earlier change (the streams that get it are up to date at once) and
+    /// again with the later one: a stream that resumed after the earlier
+    /// change (a page read as of it) gets it too.
+    #[tokio::test]
+    async fn a_page_read_ahead_of_the_tailer_goes_again_with_the_change_it_is_as_of() {
+        use crate::db::Db;
+        use crate::ingest::tests::headers;
+        use crate::ingest::{apply_events, parse_request};
+        use crate::state::Settings;
+
+        async fn post(core: &Core, event: serde_json::Value) {
+            let body = serde_json::to_vec(&event).expect("json");
+            let events = parse_request(&headers("application/cloudevents+json"), &body)
+                .expect("valid event");
+            apply_events(core, events).await.expect("applied");
+        }
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .expect("db");
+        db.migrate().await.expect("migrate");
+        let core = Core::new(
+            db.clone(),
+            Settings {
+                anonymous_read: true,
+                streams: Default::default(),
+            },
+        );
+        post(
+            &core,
+            serde_json::json!({
+                "specversion": "1.0", "id": "c1", "source": "t", "type": "release.created",
+                "time": "2024-05-01T10:00:00Z",
+                "data": {"product": "p", "release": "r1",
+                         "flow": {"name": "main", "trigger": "dev",
+                                  "environments": [{"name": "dev"}]},
+                         "commit": {"sha": "aaa", "message": "m", "author": {"name": "A"}}}
+            }),
+        )
+        .await;
+        post(
+            &core,
+            serde_json::json!({
+                "specversion": "1.0", "id": "u1", "source": "t", "type": "workflow.updated",
+                "time": "2024-05-01T10:00:10Z",
+                "data": {"product": "p", "release": "r1", "environment": "dev", "phase": "post",
+                         "run": {"id": "run-1", "workflow": "smoke", "application": "api",
+                                 "status": "Running"},
+                         "steps": []}
+            }),
+        )
+        .await;
+        let mut conn = db.pool.acquire().await.expect("conn");
+        let notices = changes::since(&mut conn, 0, 10).await.expect("changes");
+        drop(conn);
+        let of_release: Vec<ChangeNotice> = notices
+            .into_iter()
+            .filter(|notice| notice.kind == "release" && notice.release == Some(1))
+            .collect();
+        let [created, updated] = <[ChangeNotice; 2]>::try_from(of_release).expect("two changes");
+        let updated_id = updated.id;
+        let _watch = core.watching.watch(BTreeSet::from([("p".to_owned(), 1)]));
+
+        // The tailer has the first change only; the page is already as of
+        // the second.
+        let mut pages = Pages::default();
+        let data = |rendered: &Rendered| -> serde_json::Value {
+            let detail = rendered
+                .detail
+                .as_ref()
+                .expect("the change carries the page");
+            let text = std::str::from_utf8(detail).expect("utf-8");
+            let data = text
+                .lines()
+                .find_map(|line| line.strip_prefix("data: "))
+                .expect("data line");
+            serde_json::from_str(data).expect("json")
+        };
+        let first = pages.render(&core, vec![created]).await;
+        let second = pages.render(&core, vec![updated]).await;
+        for data in [data(&first[0]), data(&second[0])] {
+            assert_eq!(data["detail"]["full"]["as_of"], updated_id, "{data}");
+            assert_eq!(
+                data["detail"]["full"]["view"]["environments"][0]["status"],
+                "running"
+            );
+        }
+        // Once sent with the change it is as of, it is not sent again.
+        let mut conn = db.pool.acquire().await.expect("conn");
+        let again = changes::since(&mut conn, 0, 10).await.expect("changes");
+        drop(conn);
+        let updated = again
+            .into_iter()
+            .find(|notice| notice.id == updated_id)
+            .expect("the change");
+        let third = pages.render(&core, vec![updated]).await;
+        assert!(third[0].detail.is_none(), "unchanged since");
     }
 
     #[test]

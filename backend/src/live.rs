@@ -577,10 +577,8 @@ mod tests {
     /// change (a page read as of it) gets it too.
     #[tokio::test]
     async fn a_page_read_ahead_of_the_tailer_goes_again_with_the_change_it_is_as_of() {
-        use crate::db::Db;
         use crate::ingest::tests::headers;
         use crate::ingest::{apply_events, parse_request};
-        use crate::state::Settings;
 
         async fn post(core: &Core, event: serde_json::Value) {
             let body = serde_json::to_vec(&event).expect("json");
@@ -589,18 +587,8 @@ mod tests {
             apply_events(core, events).await.expect("applied");
         }
 
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
-            .await
-            .expect("db");
-        db.migrate().await.expect("migrate");
-        let core = Core::new(
-            db.clone(),
-            Settings {
-                anonymous_read: true,
-                streams: Default::default(),
-            },
-        );
+        let (_dir, core) = crate::state::on_temporary_sqlite().await;
+        let db = core.db.clone();
         post(
             &core,
             serde_json::json!({

@@ -223,10 +223,9 @@ mod tests {
 mod store_tests {
     use serde_json::{json, Value};
 
-    use crate::db::Db;
     use crate::ingest::tests::headers;
     use crate::ingest::{apply_events, parse_request};
-    use crate::state::{Core, Settings};
+    use crate::state::Core;
     use crate::store::runs::statuses_of_releases;
 
     fn time(n: u64) -> String {
@@ -304,18 +303,8 @@ mod store_tests {
 
     #[tokio::test]
     async fn what_is_held_is_what_the_store_holds() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
-            .await
-            .expect("db");
-        db.migrate().await.expect("migrate");
-        let core = Core::new(
-            db.clone(),
-            Settings {
-                anonymous_read: true,
-                streams: Default::default(),
-            },
-        );
+        let (_dir, core) = crate::state::on_temporary_sqlite().await;
+        let db = core.db.clone();
         post(&core, &[created("p", "r0", 0)]).await;
         let mut n = 1;
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;

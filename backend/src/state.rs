@@ -253,3 +253,19 @@ impl WriteGroup {
         self.open = false;
     }
 }
+
+/// For tests: the state around a fresh, migrated SQLite file in a
+/// temporary directory, which lives as long as the returned guard.
+#[cfg(test)]
+pub(crate) async fn on_temporary_sqlite() -> (tempfile::TempDir, Core) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+        .await
+        .expect("db");
+    db.migrate().await.expect("migrate");
+    let settings = Settings {
+        anonymous_read: true,
+        streams: Default::default(),
+    };
+    (dir, Core::new(db, settings))
+}

@@ -223,9 +223,7 @@ mod tests {
 mod store_tests {
     use serde_json::{json, Value};
 
-    use crate::ingest::tests::headers;
-    use crate::ingest::{apply_events, parse_request};
-    use crate::state::Core;
+    use crate::ingest::tests::post_batch;
     use crate::store::runs::statuses_of_releases;
 
     fn time(n: u64) -> String {
@@ -294,27 +292,20 @@ mod store_tests {
         })
     }
 
-    async fn post(core: &Core, events: &[Value]) {
-        let body = serde_json::to_vec(events).expect("json");
-        let headers = headers("application/cloudevents-batch+json");
-        let events = parse_request(&headers, &body).expect("valid events");
-        apply_events(core, events).await.expect("applied");
-    }
-
     #[tokio::test]
     async fn what_is_held_is_what_the_store_holds() {
         let (_dir, core) = crate::state::on_temporary_sqlite().await;
         let db = core.db.clone();
-        post(&core, &[created("p", "r0", 0)]).await;
+        post_batch(&core, &[created("p", "r0", 0)]).await;
         let mut n = 1;
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut checked = 0;
         for request in 0..60 {
             if request == 10 {
-                post(&core, &[created("p", "r1", n)]).await;
+                post_batch(&core, &[created("p", "r1", n)]).await;
             }
             if request == 25 {
-                post(&core, &[created("p", "r2", n)]).await;
+                post_batch(&core, &[created("p", "r2", n)]).await;
             }
             let releases = if request < 10 {
                 1
@@ -336,7 +327,7 @@ mod store_tests {
                 }
                 n += 1;
             }
-            post(&core, &events).await;
+            post_batch(&core, &events).await;
 
             let mut conn = db.pool.acquire().await.expect("conn");
             let releases: Vec<(i64, i64)> =

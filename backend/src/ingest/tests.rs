@@ -16,6 +16,15 @@ pub(crate) fn headers(content_type: &str) -> HeaderMap {
     headers
 }
 
+/// Parses `events` as one batch request and applies them: for tests of
+/// what a write leaves behind.
+pub(crate) async fn post_batch(core: &crate::state::Core, events: &[Value]) {
+    let body = serde_json::to_vec(events).expect("json");
+    let headers = headers("application/cloudevents-batch+json");
+    let events = parse_request(&headers, &body).expect("valid events");
+    apply_events(core, events).await.expect("applied");
+}
+
 fn created() -> Value {
     json!({
         "specversion": "1.0", "id": "e1", "source": "test", "type": "release.created",
